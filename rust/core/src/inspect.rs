@@ -1,0 +1,129 @@
+//! The few request fields Python acts on, read without building a full document tree.
+
+use serde_json::Value;
+
+use crate::dialect::Dialect;
+use crate::error::{CoreError, CoreResult};
+use crate::json_scan::{scan_object, JsonObject};
+
+/// What the gateway needs to know about a client request to route and account for it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RequestInfo {
+    /// The model string as the client wrote it (`None` where the dialect puts it in the URL).
+    pub model: Option<String>,
+    pub stream: bool,
+    /// OpenAI `stream_options.include_usage`.
+    pub include_usage: bool,
+    pub max_tokens: Option<u64>,
+    pub has_tools: bool,
+    /// The body explicitly sets `temperature` to 0 (used by the response cache).
+    pub temperature_zero: bool,
+}
+
+fn require_array(obj: &JsonObject<'_>, key: &str) -> CoreResult<()> {
+    match obj.get(key) {
+        None => Err(CoreError::invalid_param(format!("'{key}' is a required property"), key)),
+        Some(m) if m.raw.starts_with('[') => Ok(()),
+        Some(_) => Err(CoreError::invalid_param(format!("'{key}' must be an array"), key)),
+    }
+}
+
+fn model_field(obj: &JsonObject<'_>) -> CoreResult<Option<String>> {
+    match obj.get("model") {
+        None => Ok(None),
+        Some(m) => match serde_json::from_str::<Value>(m.raw) {
+            Ok(Value::String(s)) => Ok(Some(s)),
+            _ => Err(CoreError::invalid_param("'model' must be a string", "model")),
+        },
+    }
+}
+
+fn tools_present(obj: &JsonObject<'_>, key: &str) -> bool {
+    obj.get(key).is_some_and(|m| m.raw.starts_with('[') && m.raw.trim_start_matches('[').trim_start() != "]")
+}
+
+fn temperature_zero(obj: &JsonObject<'_>) -> bool {
+    obj.get("temperature")
+        .and_then(|m| serde_json::from_str::<f64>(m.raw).ok())
+        .is_some_and(|t| t == 0.0)
+}
+
+/// Inspects a client body of the given dialect. Validates that it is a JSON object whose
+/// routing-relevant fields have the right types; everything else is left for the upstream.
+pub fn inspect_request(body: &[u8], dialect: Dialect) -> CoreResult<RequestInfo> {
+    let obj = scan_object(body)?;
+    let stream = obj.parse_field::<bool>("stream")?.unwrap_or(false);
+    let mut info = RequestInfo { model: model_field(&obj)?, stream, ..Default::default() };
+    match dialect {
+        Dialect::OpenAi => {
+            require_array(&obj, "messages")?;
+            info.include_usage = obj
+                .get("stream_options")
+                .and_then(|m| serde_json::from_str::<Value>(m.raw).ok())
+                .and_then(|v| v.get("include_usage").and_then(Value::as_bool))
+                .unwrap_or(false);
+            info.max_tokens = match obj.parse_field::<u64>("max_completion_tokens")? {
+                Some(n) => Some(n),
+                None => obj.parse_field::<u64>("max_tokens")?,
+            };
+            info.has_tools = tools_present(&obj, "tools") || tools_present(&obj, "functions");
+        }
+        Dialect::Anthropic => {
+            require_array(&obj, "messages")?;
+            info.max_tokens = obj.parse_field::<u64>("max_tokens")?;
+            info.has_tools = tools_present(&obj, "tools");
+        }
+        Dialect::Responses => {
+            info.max_tokens = obj.parse_field::<u64>("max_output_tokens")?;
+            info.has_tools = tools_present(&obj, "tools");
+        }
+        Dialect::Gemini => {
+            require_array(&obj, "contents")?;
+            info.has_tools = tools_present(&obj, "tools");
+            info.max_tokens = obj
+                .get("generationConfig")
+                .and_then(|m| serde_json::from_str::<Value>(m.raw).ok())
+                .and_then(|v| v.get("maxOutputTokens").and_then(Value::as_u64));
+        }
+    }
+    if dialect != Dialect::Gemini {
+        info.temperature_zero = temperature_zero(&obj);
+    }
+    Ok(info)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_openai_fields() {
+        let body = br#"{"model":"openai/gpt-4o","messages":[],"stream":true,
+            "stream_options":{"include_usage":true},"max_tokens":64,"tools":[{"type":"function"}],"temperature":0}"#;
+        let info = inspect_request(body, Dialect::OpenAi).unwrap();
+        assert_eq!(info.model.as_deref(), Some("openai/gpt-4o"));
+        assert!(info.stream && info.include_usage && info.has_tools && info.temperature_zero);
+        assert_eq!(info.max_tokens, Some(64));
+    }
+
+    #[test]
+    fn stream_defaults_to_false_and_empty_tools_do_not_count() {
+        let info = inspect_request(br#"{"model":"m","messages":[],"tools":[ ]}"#, Dialect::OpenAi).unwrap();
+        assert!(!info.stream && !info.has_tools && !info.temperature_zero);
+    }
+
+    #[test]
+    fn wrong_types_name_the_field() {
+        let err = inspect_request(br#"{"model":"m","messages":[],"stream":"yes"}"#, Dialect::OpenAi).unwrap_err();
+        assert_eq!(err, CoreError::invalid_param("'stream' has the wrong type", "stream"));
+        let err = inspect_request(br#"{"model":7,"messages":[]}"#, Dialect::OpenAi).unwrap_err();
+        assert!(matches!(err, CoreError::InvalidRequest { param: Some(p), .. } if p == "model"));
+        let err = inspect_request(br#"{"model":"m"}"#, Dialect::OpenAi).unwrap_err();
+        assert!(err.message().contains("messages"));
+    }
+
+    #[test]
+    fn missing_model_is_reported_as_none() {
+        assert_eq!(inspect_request(br#"{"messages":[]}"#, Dialect::OpenAi).unwrap().model, None);
+    }
+}

@@ -1,0 +1,20 @@
+//! omniroute-core: the pure-Rust hot path of the OmniRoute gateway.
+//!
+//! Everything here is CPU-bound work on bytes: SSE framing, JSON request inspection and
+//! byte-stable rewriting, stream relaying, and error bodies per wire dialect. No I/O, no
+//! clocks, no threads, no pyo3: the binding crate (`rust/py`) is the only door to Python.
+
+pub mod dialect;
+pub mod error;
+pub mod error_body;
+pub mod inspect;
+pub mod json_scan;
+pub mod rewrite;
+pub mod sanitize;
+pub mod sse;
+pub mod stream;
+pub mod translate;
+pub mod usage;
+
+pub use dialect::Dialect;
+pub use error::CoreError;

@@ -1,0 +1,293 @@
+//! omniroute._core: the thin PyO3 binding over omniroute-core.
+//!
+//! Extract arguments, call the core, map errors; no logic lives here. Bytes cross the
+//! boundary in both directions. Large bodies are copied into owned buffers and processed with
+//! the GIL released, so other Python threads keep running during big translations.
+
+use omniroute_core::error_body::{error_body as core_error_body, stream_error_event, ErrorSpec};
+use omniroute_core::inspect::{inspect_request as core_inspect, RequestInfo as CoreRequestInfo};
+use omniroute_core::sse::{encode_event, SseDecoder as CoreSseDecoder};
+use omniroute_core::stream::{StreamOptions, StreamState, StreamTranslator as CoreStreamTranslator};
+use omniroute_core::translate::{translate_request as core_translate_request, translate_response as core_translate_response, UpstreamOptions};
+use omniroute_core::usage::Usage as CoreUsage;
+use omniroute_core::{CoreError, Dialect};
+use pyo3::create_exception;
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::PyBytes;
+
+create_exception!(_core, OmnirouteError, PyException, "Base class of every OmniRoute error.");
+create_exception!(_core, InvalidRequestError, OmnirouteError, "The client's request cannot be accepted.");
+create_exception!(_core, UpstreamProtocolError, OmnirouteError, "The upstream broke its own wire protocol.");
+create_exception!(_core, UnsupportedError, OmnirouteError, "A dialect pairing or feature that is not available.");
+
+/// Bodies above this size are processed with the GIL released.
+const DETACH_THRESHOLD: usize = 256 * 1024;
+
+fn to_py_err(err: CoreError) -> PyErr {
+    match err {
+        CoreError::InvalidRequest { message, param } => InvalidRequestError::new_err((message, param)),
+        CoreError::UpstreamProtocol { message } => UpstreamProtocolError::new_err(message),
+        CoreError::Unsupported { message } => UnsupportedError::new_err(message),
+    }
+}
+
+fn dialect(name: &str) -> PyResult<Dialect> {
+    Dialect::parse(name).map_err(to_py_err)
+}
+
+/// Runs `job` on `body`, without the GIL when the body is large.
+fn with_body<T: Send>(py: Python<'_>, body: &[u8], job: impl Fn(&[u8]) -> T + Send + Sync) -> T {
+    if body.len() >= DETACH_THRESHOLD {
+        let owned = body.to_vec();
+        py.detach(|| job(&owned))
+    } else {
+        job(body)
+    }
+}
+
+/// The request fields the gateway acts on.
+#[pyclass(module = "omniroute._core", frozen, get_all)]
+struct RequestInfo {
+    model: Option<String>,
+    stream: bool,
+    include_usage: bool,
+    max_tokens: Option<u64>,
+    has_tools: bool,
+    temperature_zero: bool,
+}
+
+impl From<CoreRequestInfo> for RequestInfo {
+    fn from(i: CoreRequestInfo) -> Self {
+        RequestInfo {
+            model: i.model,
+            stream: i.stream,
+            include_usage: i.include_usage,
+            max_tokens: i.max_tokens,
+            has_tools: i.has_tools,
+            temperature_zero: i.temperature_zero,
+        }
+    }
+}
+
+#[pymethods]
+impl RequestInfo {
+    fn __repr__(&self) -> String {
+        format!(
+            "RequestInfo(model={:?}, stream={}, include_usage={}, max_tokens={:?}, has_tools={})",
+            self.model, self.stream, self.include_usage, self.max_tokens, self.has_tools
+        )
+    }
+}
+
+/// Token counts reported by the upstream.
+#[pyclass(module = "omniroute._core", frozen, get_all)]
+#[derive(Clone, Copy)]
+struct Usage {
+    input_tokens: u64,
+    output_tokens: u64,
+    cached_tokens: u64,
+    cache_creation_tokens: u64,
+    reasoning_tokens: u64,
+}
+
+impl From<CoreUsage> for Usage {
+    fn from(u: CoreUsage) -> Self {
+        Usage {
+            input_tokens: u.input_tokens,
+            output_tokens: u.output_tokens,
+            cached_tokens: u.cached_tokens,
+            cache_creation_tokens: u.cache_creation_tokens,
+            reasoning_tokens: u.reasoning_tokens,
+        }
+    }
+}
+
+#[pymethods]
+impl Usage {
+    fn __repr__(&self) -> String {
+        format!(
+            "Usage(input_tokens={}, output_tokens={}, cached_tokens={}, cache_creation_tokens={}, reasoning_tokens={})",
+            self.input_tokens, self.output_tokens, self.cached_tokens, self.cache_creation_tokens, self.reasoning_tokens
+        )
+    }
+}
+
+#[pyfunction]
+fn inspect_request(py: Python<'_>, body: &[u8], dialect_name: &str) -> PyResult<RequestInfo> {
+    let d = dialect(dialect_name)?;
+    with_body(py, body, |b| core_inspect(b, d)).map(RequestInfo::from).map_err(to_py_err)
+}
+
+#[pyfunction]
+#[pyo3(signature = (body, client, upstream, *, model=None, force_stream_usage=false))]
+fn translate_request<'py>(
+    py: Python<'py>,
+    body: &[u8],
+    client: &str,
+    upstream: &str,
+    model: Option<&str>,
+    force_stream_usage: bool,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let (c, u) = (dialect(client)?, dialect(upstream)?);
+    let opts = UpstreamOptions { model, force_stream_usage };
+    let out = with_body(py, body, |b| core_translate_request(b, c, u, &opts)).map_err(to_py_err)?;
+    Ok(PyBytes::new(py, &out))
+}
+
+#[pyfunction]
+fn translate_response<'py>(
+    py: Python<'py>,
+    body: &[u8],
+    upstream: &str,
+    client: &str,
+) -> PyResult<(Bound<'py, PyBytes>, Option<Usage>)> {
+    let (u, c) = (dialect(upstream)?, dialect(client)?);
+    let out = with_body(py, body, |b| core_translate_response(b, u, c)).map_err(to_py_err)?;
+    Ok((PyBytes::new(py, &out.body), out.usage.map(Usage::from)))
+}
+
+fn spec<'a>(
+    status: u16,
+    message: &'a str,
+    error_type: Option<&'a str>,
+    code: Option<&'a str>,
+    param: Option<&'a str>,
+    request_id: Option<&'a str>,
+) -> ErrorSpec<'a> {
+    ErrorSpec { status, message, error_type, code, param, request_id }
+}
+
+#[pyfunction]
+#[pyo3(signature = (dialect_name, status, message, *, error_type=None, code=None, param=None, request_id=None))]
+fn error_body<'py>(
+    py: Python<'py>,
+    dialect_name: &str,
+    status: u16,
+    message: &str,
+    error_type: Option<&str>,
+    code: Option<&str>,
+    param: Option<&str>,
+    request_id: Option<&str>,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let d = dialect(dialect_name)?;
+    let e = spec(status, message, error_type, code, param, request_id);
+    Ok(PyBytes::new(py, &core_error_body(d, &e)))
+}
+
+#[pyfunction]
+#[pyo3(signature = (dialect_name, status, message, *, error_type=None, code=None, sequence_number=0))]
+fn stream_error<'py>(
+    py: Python<'py>,
+    dialect_name: &str,
+    status: u16,
+    message: &str,
+    error_type: Option<&str>,
+    code: Option<&str>,
+    sequence_number: u64,
+) -> PyResult<Bound<'py, PyBytes>> {
+    let d = dialect(dialect_name)?;
+    let e = spec(status, message, error_type, code, None, None);
+    Ok(PyBytes::new(py, &stream_error_event(d, &e, sequence_number)))
+}
+
+#[pyfunction]
+#[pyo3(signature = (data, event=None))]
+fn encode_sse<'py>(py: Python<'py>, data: &str, event: Option<&str>) -> Bound<'py, PyBytes> {
+    let mut out = Vec::with_capacity(data.len() + 16);
+    encode_event(&mut out, event, data);
+    PyBytes::new(py, &out)
+}
+
+/// Incremental SSE decoder: `feed(bytes)` returns the completed `(event, data)` pairs.
+#[pyclass(module = "omniroute._core")]
+struct SseDecoder {
+    inner: CoreSseDecoder,
+}
+
+#[pymethods]
+impl SseDecoder {
+    #[new]
+    fn new() -> Self {
+        SseDecoder { inner: CoreSseDecoder::new() }
+    }
+
+    fn feed(&mut self, chunk: &[u8]) -> Vec<(Option<String>, String)> {
+        let mut events = Vec::new();
+        self.inner.feed(chunk, &mut events);
+        events.into_iter().map(|e| (e.event, e.data)).collect()
+    }
+
+    #[getter]
+    fn has_pending(&self) -> bool {
+        self.inner.has_pending()
+    }
+}
+
+/// One stream's relay from the upstream dialect to the client dialect.
+#[pyclass(module = "omniroute._core")]
+struct StreamTranslator {
+    inner: CoreStreamTranslator,
+}
+
+#[pymethods]
+impl StreamTranslator {
+    #[new]
+    #[pyo3(signature = (upstream, client, *, include_usage=false))]
+    fn new(upstream: &str, client: &str, include_usage: bool) -> PyResult<Self> {
+        let inner = CoreStreamTranslator::new(dialect(upstream)?, dialect(client)?, StreamOptions { include_usage })
+            .map_err(to_py_err)?;
+        Ok(StreamTranslator { inner })
+    }
+
+    fn feed<'py>(&mut self, py: Python<'py>, chunk: &[u8]) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.feed(chunk))
+    }
+
+    fn finish<'py>(&mut self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.finish())
+    }
+
+    fn fail<'py>(&mut self, py: Python<'py>, message: &str) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, &self.inner.fail(message))
+    }
+
+    #[getter]
+    fn usage(&self) -> Option<Usage> {
+        self.inner.usage().map(Usage::from)
+    }
+
+    #[getter]
+    fn state(&self) -> &'static str {
+        match self.inner.state() {
+            StreamState::Open => "open",
+            StreamState::Completed => "completed",
+            StreamState::Failed => "failed",
+        }
+    }
+
+    #[getter]
+    fn error_message(&self) -> Option<String> {
+        self.inner.error_message().map(str::to_owned)
+    }
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("OmnirouteError", py.get_type::<OmnirouteError>())?;
+    m.add("InvalidRequestError", py.get_type::<InvalidRequestError>())?;
+    m.add("UpstreamProtocolError", py.get_type::<UpstreamProtocolError>())?;
+    m.add("UnsupportedError", py.get_type::<UnsupportedError>())?;
+    m.add_class::<RequestInfo>()?;
+    m.add_class::<Usage>()?;
+    m.add_class::<SseDecoder>()?;
+    m.add_class::<StreamTranslator>()?;
+    m.add_function(wrap_pyfunction!(inspect_request, m)?)?;
+    m.add_function(wrap_pyfunction!(translate_request, m)?)?;
+    m.add_function(wrap_pyfunction!(translate_response, m)?)?;
+    m.add_function(wrap_pyfunction!(error_body, m)?)?;
+    m.add_function(wrap_pyfunction!(stream_error, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_sse, m)?)?;
+    Ok(())
+}
