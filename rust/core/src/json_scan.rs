@@ -42,6 +42,7 @@ impl<'a> JsonObject<'a> {
     pub fn parse_field<T: serde::de::DeserializeOwned>(&self, key: &str) -> CoreResult<Option<T>> {
         match self.get(key) {
             None => Ok(None),
+            Some(member) if member.raw == "null" => Ok(None),
             Some(member) => serde_json::from_str(member.raw)
                 .map(Some)
                 .map_err(|_| CoreError::invalid_param(format!("'{key}' has the wrong type"), key)),
@@ -161,6 +162,14 @@ mod tests {
         for bad in [&b""[..], b"[]", b"{", b"{\"a\"}", b"{\"a\":1,}", b"{\"a\":1} x", b"{\"a\":1,\"a\":2}", b"\xff"] {
             assert!(scan_object(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
+    }
+
+    #[test]
+    fn null_fields_parse_as_absent() {
+        let obj = scan_object(br#"{"stream":null,"max_tokens": null,"n":"x"}"#).unwrap();
+        assert_eq!(obj.parse_field::<bool>("stream"), Ok(None));
+        assert_eq!(obj.parse_field::<u64>("max_tokens"), Ok(None));
+        assert!(obj.parse_field::<u64>("n").is_err());
     }
 
     #[test]

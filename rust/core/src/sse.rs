@@ -43,7 +43,7 @@ impl SseDecoder {
 
     /// Feeds one chunk and appends every event it completes to `out`.
     pub fn feed(&mut self, mut chunk: &[u8], out: &mut Vec<SseEvent>) {
-        if self.after_cr {
+        if self.after_cr && !chunk.is_empty() {
             self.after_cr = false;
             if let Some(rest) = chunk.strip_prefix(b"\n") {
                 chunk = rest;
@@ -143,7 +143,7 @@ pub fn encode_event(out: &mut Vec<u8>, event: Option<&str>, data: &str) {
         out.extend_from_slice(name.as_bytes());
         out.push(b'\n');
     }
-    for line in data.split('\n') {
+    for line in data.split("\r\n").flat_map(|l| l.split(['\r', '\n'])) {
         out.extend_from_slice(b"data: ");
         out.extend_from_slice(line.strip_suffix('\r').unwrap_or(line).as_bytes());
         out.push(b'\n');
@@ -214,6 +214,20 @@ mod tests {
         decoder.feed(b"event: x\n\ndata: partial", &mut out);
         assert!(out.is_empty());
         assert!(decoder.has_pending());
+    }
+
+    #[test]
+    fn empty_chunk_between_cr_and_lf_does_not_split_the_crlf() {
+        let events = decode_all(&[b"data: a\r", b"", b"\ndata: b\n\n"]);
+        assert_eq!(events, vec![data(None, "a\nb")]);
+    }
+
+    #[test]
+    fn encoder_treats_lone_cr_as_a_line_break() {
+        let mut bytes = Vec::new();
+        encode_event(&mut bytes, None, "x\revent: evil\r\ny\r");
+        assert_eq!(bytes, b"data: x\ndata: event: evil\ndata: y\ndata: \n\n");
+        assert_eq!(decode_all(&[&bytes]), vec![data(None, "x\nevent: evil\ny\n")]);
     }
 
     #[test]

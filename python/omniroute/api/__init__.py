@@ -1,0 +1,1 @@
+"""Public HTTP surfaces, one module each."""

@@ -1,0 +1,89 @@
+"""The RSGI application: owns the worker's services and dispatches requests to handlers.
+
+Granian builds it in each worker through `create_app` (a factory), which reads the Settings
+the CLI handed down; `__rsgi_init__` / `__rsgi_del__` open and close the services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from omniroute import _core
+from omniroute.api.chat import PINNED_PREFIX, make_chat
+from omniroute.api.health import live, make_ready
+from omniroute.api.models import ModelsEndpoint
+from omniroute.gateway import Gateway
+from omniroute.http.request import Request
+from omniroute.http.routes import Router, normalise_path
+from omniroute.observability.logging import configure_logging
+from omniroute.providers.model_lists import ModelLister
+from omniroute.runtime import Runtime
+from omniroute.settings import Settings, settings_from_worker_env
+
+log = logging.getLogger("omniroute.app")
+
+
+class App:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.runtime: Runtime | None = None
+        self.router = Router()
+
+    def startup(self) -> None:
+        configure_logging(self.settings.log_level)
+        runtime = Runtime(self.settings)
+        runtime.start()
+        self.runtime = runtime
+        gateway = Gateway(runtime)
+        chat, pinned_chat = make_chat(gateway)
+        router = Router()
+        router.add("POST", "/v1/chat/completions", chat)
+        router.add_prefix("POST", PINNED_PREFIX, pinned_chat)
+        router.add("GET", "/v1/models", ModelsEndpoint(runtime, ModelLister()))
+        router.add("GET", "/health/live", live)
+        router.add("GET", "/health/ready", make_ready(runtime))
+        self.router = router
+
+    async def shutdown(self) -> None:
+        if self.runtime is not None:
+            await self.runtime.close()
+            self.runtime = None
+
+    # RSGI hooks ------------------------------------------------------------------------------
+    def __rsgi_init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        asyncio.set_event_loop(loop)
+        self.startup()
+
+    def __rsgi_del__(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            loop.run_until_complete(self.shutdown())
+        except RuntimeError:
+            log.warning("worker loop unavailable at shutdown; services closed without flushing")
+
+    async def __rsgi__(self, scope: Any, protocol: Any) -> None:
+        if scope.proto != "http":
+            return
+        req = Request(scope, protocol)
+        path = normalise_path(req.path)
+        if path != req.path:
+            req.path = path
+        handler, known = self.router.match(req.method, path)
+        if handler is None:
+            status = 405 if known else 404
+            message = f"Method {req.method} not allowed on {path}" if known else f"Unknown route {req.method} {path}"
+            dialect = "gemini" if path.startswith("/v1beta") else "openai"
+            req.respond(status, _core.error_body(dialect, status, message, code="not_found" if status == 404 else None))
+            return
+        try:
+            await handler(req)
+        except Exception:
+            log.exception("unhandled error on %s %s", req.method, path)
+            if not req.responded:
+                req.respond(500, _core.error_body("openai", 500, "Internal gateway error", code="internal_error"))
+
+
+def create_app() -> App:
+    """Granian factory: one App per worker, configured from the CLI's settings."""
+    return App(settings_from_worker_env())

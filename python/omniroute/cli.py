@@ -1,0 +1,154 @@
+"""The `omniroute` command. `serve` is the default action.
+
+Start-up order: settings (flags > environment > config file > defaults), bind safety check,
+database migrations and configuration import (once, in this process), then Granian workers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from omniroute import __version__
+from omniroute.config_file import ConfigFile, load_config
+from omniroute.errors import ConfigError
+from omniroute.settings import LOG_LEVELS, SETTINGS_ENV, Settings, build_settings
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="omniroute",
+        description="OmniRoute AI gateway: one endpoint in front of every LLM provider.",
+    )
+    parser.add_argument("--version", action="version", version=f"omniroute {__version__}")
+    sub = parser.add_subparsers(dest="command")
+    serve = sub.add_parser("serve", help="run the gateway (the default)")
+    for target in (parser, serve):
+        _add_serve_flags(target)
+    return parser
+
+
+def _add_serve_flags(parser: argparse.ArgumentParser) -> None:
+    default = argparse.SUPPRESS
+    parser.add_argument("--host", default=default, help="bind address (env HOSTNAME; default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=default, help="port (env PORT; default 20128)")
+    parser.add_argument("--data-dir", default=default, help="data directory (env DATA_DIR; default ~/.omniroute)")
+    parser.add_argument("--config", default=default, help="TOML configuration file (env OMNIROUTE_CONFIG)")
+    parser.add_argument("--workers", type=int, default=default, help="worker processes (default 1)")
+    parser.add_argument("--log-level", choices=LOG_LEVELS, default=default, help="log level (env LOG_LEVEL)")
+    parser.add_argument(
+        "--allow-open-bind",
+        action="store_true",
+        default=default,
+        help="allow a non-loopback bind while API keys are not required (not recommended)",
+    )
+
+
+_FLAG_TO_SETTING = {
+    "host": "host",
+    "port": "port",
+    "data_dir": "data_dir",
+    "config": "config_path",
+    "workers": "workers",
+    "log_level": "log_level",
+    "allow_open_bind": "allow_open_bind",
+}
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def resolve(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[Settings, ConfigFile | None]:
+    flags: dict[str, Any] = {setting: getattr(args, flag) for flag, setting in _FLAG_TO_SETTING.items() if hasattr(args, flag)}
+    config_path = flags.get("config_path") or environ.get("OMNIROUTE_CONFIG")
+    config = load_config(config_path) if config_path else None
+    settings = build_settings(
+        flags=flags, environ=environ, server_section=config.server.as_settings() if config else None
+    )
+    if config_path:
+        settings = build_settings(
+            flags={**flags, "config_path": str(Path(config_path).expanduser().resolve())},
+            environ=environ,
+            server_section=config.server.as_settings() if config else None,
+        )
+    if not settings.require_api_key and not is_loopback(settings.host) and not settings.allow_open_bind:
+        raise ConfigError(
+            f"refusing to bind {settings.host}: API keys are not required, so anyone who can reach this "
+            "address could spend your provider credits. Set REQUIRE_API_KEY=true (and create keys), bind "
+            "127.0.0.1, or pass --allow-open-bind to accept the risk."
+        )
+    return settings, config
+
+
+def prepare_storage(settings: Settings, config: ConfigFile | None, environ: Mapping[str, str]) -> None:
+    """Migrates the database and imports the configuration file; prints generated keys once."""
+    from omniroute.security.vault import Vault
+    from omniroute.store.config_sync import apply_config
+    from omniroute.store.db import open_database
+    from omniroute.store.repositories import Repositories
+
+    conn = open_database(settings.data_path)
+    try:
+        if config is not None:
+            vault = Vault.from_settings(settings.encryption_key, settings.data_path)
+            for name, key in apply_config(Repositories(conn, vault), config, environ):
+                print(f"omniroute: generated API key '{name}' (shown once, store it now): {key}", file=sys.stderr)
+    finally:
+        conn.close()
+
+
+def serve(settings: Settings) -> None:
+    from granian.constants import Interfaces, Loops
+    from granian.log import LogLevels
+    from granian.server import Server
+
+    if not settings.require_api_key and not is_loopback(settings.host):
+        print(f"omniroute: WARNING: serving {settings.host} without API keys (--allow-open-bind)", file=sys.stderr)
+    os.environ[SETTINGS_ENV] = settings.to_json().decode()
+    print(
+        f"omniroute {__version__} listening on http://{settings.host}:{settings.port}/v1 "
+        f"(data: {settings.data_path}, workers: {settings.workers})",
+        file=sys.stderr,
+        flush=True,
+    )
+    Server(
+        "omniroute.app:create_app",
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.RSGI,
+        workers=settings.workers,
+        loop=Loops.uvloop,
+        factory=True,
+        log_level=LogLevels(settings.log_level if settings.log_level != "debug" else "debug"),
+        workers_kill_timeout=max(1, int(settings.shutdown_timeout)),
+        backlog=2048,
+    ).serve()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    environ = os.environ
+    try:
+        settings, config = resolve(args, environ)
+        prepare_storage(settings, config, environ)
+    except ConfigError as exc:
+        print(f"omniroute: error: {exc}", file=sys.stderr)
+        return 2
+    serve(settings)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,211 @@
+"""The TOML configuration contract: parse, validate, and point at the offending line.
+
+```toml
+[server]          # host, port, require_api_key, ... (flags and environment override it)
+[[connections]]   # provider, name, api_key | api_key_env, base_url, priority, enabled, models
+[[nodes]]         # id, prefix, dialect, base_url, api_key | api_key_env, models, enabled
+[[api_keys]]      # name, key (generated when absent), allowed_models
+```
+Errors name the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from omniroute.errors import ConfigError
+from omniroute.providers.registry import BY_NAME
+from omniroute.settings import SERVER_KEYS
+
+NodeDialect = Literal["openai", "anthropic", "responses"]
+
+
+class ConnectionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    provider: str
+    name: str
+    api_key: str | None = None
+    api_key_env: str | None = None
+    base_url: str | None = None
+    priority: int = 1
+    enabled: bool = True
+    models: list[str] = msgspec.field(default_factory=list)
+
+
+class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    id: str
+    prefix: str
+    dialect: NodeDialect
+    base_url: str
+    api_key: str | None = None
+    api_key_env: str | None = None
+    enabled: bool = True
+    models: list[str] = msgspec.field(default_factory=list)
+
+
+class ApiKeyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    name: str
+    key: str | None = None
+    allowed_models: list[str] = msgspec.field(default_factory=list)
+
+
+class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    host: str | None = None
+    port: int | None = None
+    require_api_key: bool | None = None
+    allow_open_bind: bool | None = None
+    workers: int | None = None
+    log_level: str | None = None
+    connect_timeout: float | None = None
+    first_byte_timeout: float | None = None
+    stream_idle_timeout: float | None = None
+    request_timeout: float | None = None
+    shutdown_timeout: float | None = None
+    max_body_bytes: int | None = None
+
+    def as_settings(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in SERVER_KEYS if getattr(self, k) is not None}
+
+
+class ConfigFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    connections: list[ConnectionConfig] = msgspec.field(default_factory=list)
+    nodes: list[NodeConfig] = msgspec.field(default_factory=list)
+    api_keys: list[ApiKeyConfig] = msgspec.field(default_factory=list)
+
+
+_PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+
+
+def _parse_path(path: str) -> list[str | int]:
+    return [name if name else int(index) for name, index in _PATH_PART.findall(path)]
+
+
+def locate(text: str, path: list[str | int]) -> int | None:
+    """Best-effort line number (1-based) of a key path such as ['connections', 1, 'priority']."""
+    lines = text.splitlines()
+    start, end = 0, len(lines)
+    header_line: int | None = None
+    parts = list(path)
+    if parts and isinstance(parts[0], str):
+        table = parts.pop(0)
+        index = parts.pop(0) if parts and isinstance(parts[0], int) else None
+        pattern = re.compile(
+            r"^\s*\[\[\s*" + re.escape(table) + r"\s*\]\]" if index is not None else r"^\s*\[\s*" + re.escape(table) + r"\s*\]"
+        )
+        seen = -1
+        for number, line in enumerate(lines):
+            if pattern.match(line):
+                seen += 1
+                if index is None or seen == index:
+                    header_line, start = number, number + 1
+                    break
+        else:
+            key_pattern = re.compile(r"^\s*" + re.escape(table) + r"\s*=")
+            return next((n + 1 for n, line in enumerate(lines) if key_pattern.match(line)), None)
+        for number in range(start, len(lines)):
+            if re.match(r"^\s*\[", lines[number]):
+                end = number
+                break
+    key = next((p for p in parts if isinstance(p, str)), None)
+    if key is not None:
+        key_pattern = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
+        for number in range(start, end):
+            if key_pattern.match(lines[number]):
+                return number + 1
+    return header_line + 1 if header_line is not None else None
+
+
+def _fail(file: Path, text: str, path: list[str | int], message: str) -> ConfigError:
+    line = locate(text, path)
+    dotted = ".".join(f"[{p}]" if isinstance(p, int) else p for p in path).replace(".[", "[")
+    where = f"{file}:{line}" if line else str(file)
+    return ConfigError(f"{where}: {dotted}: {message}")
+
+
+def parse_config(file: Path, text: str) -> ConfigFile:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{file}: invalid TOML: {exc}") from None
+    try:
+        config = msgspec.convert(data, ConfigFile)
+    except msgspec.ValidationError as exc:
+        message = str(exc)
+        path: list[str | int] = []
+        if " - at `$" in message:
+            message, _, raw_path = message.rpartition(" - at `")
+            path = _parse_path(raw_path.rstrip("`").removeprefix("$"))
+        unknown = re.match(r"Object contains unknown field `([^`]+)`", message)
+        if unknown:
+            path.append(unknown.group(1))
+            message = "unknown key"
+        raise _fail(file, text, path, message) from None
+    _check_semantics(file, text, config)
+    return config
+
+
+def _check_secret_source(file: Path, text: str, path: list[str | int], key: str | None, env: str | None) -> None:
+    if key is not None and env is not None:
+        raise _fail(file, text, [*path, "api_key_env"], "give api_key or api_key_env, not both")
+
+
+def _check_semantics(file: Path, text: str, config: ConfigFile) -> None:
+    seen: set[tuple[str, str]] = set()
+    for i, conn in enumerate(config.connections):
+        path: list[str | int] = ["connections", i]
+        if conn.provider not in BY_NAME:
+            raise _fail(file, text, [*path, "provider"], f"unknown provider {conn.provider!r}")
+        provider_id = BY_NAME[conn.provider].id
+        if (provider_id, conn.name) in seen:
+            raise _fail(file, text, [*path, "name"], f"duplicate connection name {conn.name!r} for {provider_id}")
+        seen.add((provider_id, conn.name))
+        if not conn.name.strip():
+            raise _fail(file, text, [*path, "name"], "name must not be empty")
+        _check_secret_source(file, text, path, conn.api_key, conn.api_key_env)
+        if conn.base_url is not None and not re.match(r"^https?://", conn.base_url):
+            raise _fail(file, text, [*path, "base_url"], "base_url must start with http:// or https://")
+    prefixes: set[str] = set()
+    for i, node in enumerate(config.nodes):
+        path = ["nodes", i]
+        if node.prefix in BY_NAME:
+            raise _fail(file, text, [*path, "prefix"], f"prefix {node.prefix!r} is already a provider name")
+        if node.prefix in prefixes or "/" in node.prefix or not node.prefix:
+            raise _fail(file, text, [*path, "prefix"], f"prefix {node.prefix!r} is empty, duplicated or has '/'")
+        prefixes.add(node.prefix)
+        _check_secret_source(file, text, path, node.api_key, node.api_key_env)
+        if not re.match(r"^https?://", node.base_url):
+            raise _fail(file, text, [*path, "base_url"], "base_url must start with http:// or https://")
+    names: set[str] = set()
+    for i, key in enumerate(config.api_keys):
+        if key.name in names:
+            raise _fail(file, text, ["api_keys", i, "name"], f"duplicate api key name {key.name!r}")
+        names.add(key.name)
+        if key.key is not None and len(key.key) < 16:
+            raise _fail(file, text, ["api_keys", i, "key"], "key must be at least 16 characters")
+
+
+def load_config(path: str | Path) -> ConfigFile:
+    file = Path(path).expanduser()
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read configuration file: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{file}: configuration file is not valid UTF-8") from None
+    return parse_config(file, text)
+
+
+def resolve_secret(api_key: str | None, api_key_env: str | None, environ: Mapping[str, str]) -> str | None:
+    """The secret a config entry names, read from the environment where it says so."""
+    if api_key_env is not None:
+        value = environ.get(api_key_env)
+        if not value:
+            raise ConfigError(f"environment variable {api_key_env} (named by api_key_env) is not set")
+        return value
+    return api_key

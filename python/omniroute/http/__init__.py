@@ -1,0 +1,1 @@
+"""RSGI plumbing: request wrapper, response helpers, routing table."""

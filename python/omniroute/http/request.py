@@ -1,0 +1,119 @@
+"""One inbound RSGI request: headers, bounded body read, response writers, disconnect race."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Iterable
+from typing import Any, TypeVar
+from urllib.parse import parse_qs
+
+from omniroute.errors import GatewayError
+
+T = TypeVar("T")
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class ClientDisconnectedError(Exception):
+    """The client went away before the answer was complete."""
+
+
+def new_request_id() -> str:
+    return "req_" + secrets.token_hex(12)
+
+
+class Request:
+    __slots__ = ("_query", "method", "path", "protocol", "query_string", "request_id", "responded", "scope", "started")
+
+    def __init__(self, scope: Any, protocol: Any) -> None:
+        self.scope = scope
+        self.protocol = protocol
+        self.method: str = scope.method
+        self.path: str = scope.path
+        self.query_string: str = scope.query_string
+        self.started = time.perf_counter()
+        client_id = scope.headers.get("x-request-id")
+        self.request_id = client_id if client_id and _CLIENT_ID.match(client_id) else new_request_id()
+        self.responded = False
+        self._query: dict[str, list[str]] | None = None
+
+    def header(self, name: str) -> str | None:
+        value: str | None = self.scope.headers.get(name)
+        return value
+
+    def query(self, name: str) -> str | None:
+        if self._query is None:
+            self._query = parse_qs(self.query_string, keep_blank_values=True)
+        values = self._query.get(name)
+        return values[0] if values else None
+
+    @property
+    def client_addr(self) -> str:
+        return str(self.scope.client)
+
+    async def read_body(self, limit: int) -> bytes:
+        declared = self.header("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise GatewayError(413, f"Request body exceeds {limit} bytes", code="request_too_large")
+        if declared is not None and declared.isdigit() and int(declared) <= 1024 * 1024:
+            body: bytes = await self.protocol()
+        else:
+            parts: list[bytes] = []
+            size = 0
+            async for chunk in self.protocol:
+                size += len(chunk)
+                if size > limit:
+                    raise GatewayError(413, f"Request body exceeds {limit} bytes", code="request_too_large")
+                parts.append(chunk)
+            body = b"".join(parts)
+        if len(body) > limit:
+            raise GatewayError(413, f"Request body exceeds {limit} bytes", code="request_too_large")
+        return body
+
+    def base_headers(self, content_type: str | None) -> list[tuple[str, str]]:
+        headers = [("x-request-id", self.request_id)]
+        if content_type:
+            headers.append(("content-type", content_type))
+        return headers
+
+    def respond(
+        self,
+        status: int,
+        body: bytes,
+        *,
+        content_type: str = "application/json",
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        self.responded = True
+        self.protocol.response_bytes(status, [*self.base_headers(content_type), *headers], body)
+
+    def start_stream(self, status: int, headers: Iterable[tuple[str, str]]) -> Any:
+        self.responded = True
+        return self.protocol.response_stream(
+            status,
+            [
+                *self.base_headers("text/event-stream; charset=utf-8"),
+                ("cache-control", "no-cache"),
+                ("x-accel-buffering", "no"),
+                *headers,
+            ],
+        )
+
+    async def until_disconnect(self, work: Awaitable[T]) -> T:
+        """Runs `work`, cancelling it if the client disconnects first."""
+        task = asyncio.ensure_future(work)
+        watcher = asyncio.ensure_future(self.protocol.client_disconnect())
+        try:
+            await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            if not task.done():
+                task.cancel()
+                try:
+                    await task
+                except BaseException:  # noqa: BLE001 - the cancelled work's own error is moot now
+                    pass
+                raise ClientDisconnectedError
+            watcher.cancel()
+        return task.result()

@@ -1,0 +1,1 @@
+"""Logging, metrics, request log, telemetry, health."""

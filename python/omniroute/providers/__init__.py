@@ -1,0 +1,1 @@
+"""Provider registry (data) and executors (URL and auth per dialect)."""

@@ -1,0 +1,1 @@
+"""Inbound keys, credential vault, request authentication."""

@@ -1,0 +1,145 @@
+"""The one frozen `Settings` object: defaults < config file `[server]` < environment < flags.
+
+Built once by the CLI and passed down (to Granian workers as JSON in one environment
+variable); nothing reads the environment after that.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from omniroute.errors import ConfigError
+
+SETTINGS_ENV = "OMNIROUTE_SETTINGS_JSON"
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 20128
+    data_dir: str = "~/.omniroute"
+    config_path: str | None = None
+    workers: int = 1
+    log_level: str = "info"
+    require_api_key: bool = False
+    #: Allows a non-loopback bind while inbound keys are not required (an open relay).
+    allow_open_bind: bool = False
+    #: Secret for the credential vault; when absent a key file in data_dir is used.
+    encryption_key: str | None = msgspec.field(default=None)
+    connect_timeout: float = 10.0
+    first_byte_timeout: float = 120.0
+    stream_idle_timeout: float = 60.0
+    request_timeout: float = 120.0
+    shutdown_timeout: float = 30.0
+    max_body_bytes: int = 32 * 1024 * 1024
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser()
+
+    def to_json(self) -> bytes:
+        return msgspec.json.encode(self)
+
+    @classmethod
+    def from_json(cls, raw: str | bytes) -> Settings:
+        return msgspec.json.decode(raw, type=cls)
+
+
+#: `[server]` keys of the config file that map onto Settings fields.
+SERVER_KEYS = (
+    "host",
+    "port",
+    "require_api_key",
+    "allow_open_bind",
+    "workers",
+    "log_level",
+    "connect_timeout",
+    "first_byte_timeout",
+    "stream_idle_timeout",
+    "request_timeout",
+    "shutdown_timeout",
+    "max_body_bytes",
+)
+
+#: Environment variable -> Settings field.
+ENV_KEYS = {
+    "HOSTNAME": "host",
+    "PORT": "port",
+    "DATA_DIR": "data_dir",
+    "OMNIROUTE_CONFIG": "config_path",
+    "REQUIRE_API_KEY": "require_api_key",
+    "STORAGE_ENCRYPTION_KEY": "encryption_key",
+    "OMNIROUTE_WORKERS": "workers",
+    "LOG_LEVEL": "log_level",
+    "OMNIROUTE_ALLOW_OPEN_BIND": "allow_open_bind",
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _coerce_env(name: str, field: str, raw: str) -> Any:
+    default = getattr(Settings(), field)
+    if isinstance(default, bool):
+        lowered = raw.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ConfigError(f"environment variable {name}={raw!r} is not a boolean (use true or false)")
+    if isinstance(default, int) and field != "encryption_key":
+        try:
+            return int(raw)
+        except ValueError:
+            raise ConfigError(f"environment variable {name}={raw!r} is not an integer") from None
+    return raw
+
+
+def build_settings(
+    *,
+    flags: Mapping[str, Any],
+    environ: Mapping[str, str],
+    server_section: Mapping[str, Any] | None = None,
+) -> Settings:
+    """Merges the sources in precedence order and validates the result."""
+    values: dict[str, Any] = {}
+    for key, value in (server_section or {}).items():
+        values[key] = value
+    for env_name, field in ENV_KEYS.items():
+        if env_name in environ:
+            values[field] = _coerce_env(env_name, field, environ[env_name])
+    for key, value in flags.items():
+        if value is not None:
+            values[key] = value
+    try:
+        settings = msgspec.convert(values, Settings)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"invalid setting: {exc}") from None
+    return validate(settings)
+
+
+def validate(settings: Settings) -> Settings:
+    if not 0 < settings.port < 65536:
+        raise ConfigError(f"port {settings.port} is out of range (1-65535)")
+    if settings.workers < 1:
+        raise ConfigError("workers must be at least 1")
+    if settings.log_level.lower() not in LOG_LEVELS:
+        raise ConfigError(f"log level {settings.log_level!r} is not one of {', '.join(LOG_LEVELS)}")
+    for name in ("connect_timeout", "first_byte_timeout", "stream_idle_timeout", "request_timeout"):
+        if getattr(settings, name) <= 0:
+            raise ConfigError(f"{name} must be positive")
+    return msgspec.structs.replace(settings, log_level=settings.log_level.lower())
+
+
+def settings_from_worker_env(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings handed to a Granian worker by the CLI."""
+    env = os.environ if environ is None else environ
+    raw = env.get(SETTINGS_ENV)
+    if raw is None:
+        return build_settings(flags={}, environ=env)
+    return Settings.from_json(raw)

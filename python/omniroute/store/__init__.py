@@ -1,0 +1,1 @@
+"""SQLite storage (apsw, WAL): connection lifecycle, migrations, one repository per table group."""

@@ -1,0 +1,120 @@
+"""Batched, off-request-path writer of usage records.
+
+Request handlers call `record()`, which only appends to a bounded queue; one daemon thread
+drains it in batches (up to 500 rows or every 0.25 s) inside a single transaction, so the
+hot path never waits on disk. When the queue is full the record is dropped and counted:
+losing a usage row is better than stalling traffic, and the drop count is visible.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from pathlib import Path
+
+import apsw
+
+from omniroute.store.db import connect
+from omniroute.store.records import UsageRecord
+
+log = logging.getLogger("omniroute.usage")
+
+_INSERT = """INSERT INTO usage_records (ts, request_id, api_key_id, route, client_dialect, provider, connection_id,
+    requested_model, model, stream, status, outcome, latency_ms, ttft_ms, input_tokens, output_tokens,
+    cached_tokens, cache_creation_tokens, reasoning_tokens, error)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+
+_STOP = object()
+
+
+def _row(r: UsageRecord) -> tuple[object, ...]:
+    return (
+        r.ts,
+        r.request_id,
+        r.api_key_id,
+        r.route,
+        r.client_dialect,
+        r.provider,
+        r.connection_id,
+        r.requested_model,
+        r.model,
+        int(r.stream),
+        r.status,
+        r.outcome,
+        r.latency_ms,
+        r.ttft_ms,
+        r.input_tokens,
+        r.output_tokens,
+        r.cached_tokens,
+        r.cache_creation_tokens,
+        r.reasoning_tokens,
+        r.error,
+    )
+
+
+class UsageWriter:
+    def __init__(self, db_path: Path, *, max_queue: int = 50_000, batch: int = 500, interval: float = 0.25) -> None:
+        self._db_path = db_path
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
+        self._batch = batch
+        self._interval = interval
+        self._thread: threading.Thread | None = None
+        self.dropped = 0
+        self.written = 0
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="omniroute-usage-writer", daemon=True)
+            self._thread.start()
+
+    def record(self, record: UsageRecord) -> None:
+        try:
+            self._queue.put_nowait(record)
+        except queue.Full:
+            self.dropped += 1
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Flushes what is queued and stops the thread."""
+        if self._thread is None:
+            return
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        self._thread = None
+
+    def _run(self) -> None:
+        conn = connect(self._db_path)
+        try:
+            stopping = False
+            while not stopping:
+                items: list[UsageRecord] = []
+                try:
+                    first = self._queue.get(timeout=self._interval)
+                except queue.Empty:
+                    continue
+                for item in self._drain(first):
+                    if item is _STOP:
+                        stopping = True
+                    elif isinstance(item, UsageRecord):
+                        items.append(item)
+                if items:
+                    self._write(conn, items)
+        finally:
+            conn.close()
+
+    def _drain(self, first: object) -> list[object]:
+        items = [first]
+        while len(items) < self._batch:
+            try:
+                items.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
+    def _write(self, conn: apsw.Connection, items: list[UsageRecord]) -> None:
+        try:
+            with conn:
+                conn.executemany(_INSERT, [_row(r) for r in items])
+            self.written += len(items)
+        except Exception:
+            log.exception("usage batch of %d rows could not be written", len(items))

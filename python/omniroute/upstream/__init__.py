@@ -1,0 +1,1 @@
+"""Outbound HTTP behind one small interface: send -> status, headers, async body."""
