@@ -72,16 +72,25 @@ class App:
         handler, known = self.router.match(req.method, path)
         if handler is None:
             status = 405 if known else 404
-            message = f"Method {req.method} not allowed on {path}" if known else f"Unknown route {req.method} {path}"
+            message = (
+                f"Method {req.method} not allowed on {path}"
+                if known
+                else f"Unknown route {req.method} {path}"
+            )
             dialect = "gemini" if path.startswith("/v1beta") else "openai"
-            req.respond(status, _core.error_body(dialect, status, message, code="not_found" if status == 404 else None))
+            req.respond(
+                status,
+                _core.error_body(dialect, status, message, code="not_found" if status == 404 else None),
+            )
             return
         try:
             await handler(req)
         except Exception:
             log.exception("unhandled error on %s %s", req.method, path)
             if not req.responded:
-                req.respond(500, _core.error_body("openai", 500, "Internal gateway error", code="internal_error"))
+                req.respond(
+                    500, _core.error_body("openai", 500, "Internal gateway error", code="internal_error")
+                )
 
 
 def create_app() -> App:

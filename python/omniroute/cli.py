@@ -37,7 +37,9 @@ def _add_serve_flags(parser: argparse.ArgumentParser) -> None:
     default = argparse.SUPPRESS
     parser.add_argument("--host", default=default, help="bind address (env HOSTNAME; default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=default, help="port (env PORT; default 20128)")
-    parser.add_argument("--data-dir", default=default, help="data directory (env DATA_DIR; default ~/.omniroute)")
+    parser.add_argument(
+        "--data-dir", default=default, help="data directory (env DATA_DIR; default ~/.omniroute)"
+    )
     parser.add_argument("--config", default=default, help="TOML configuration file (env OMNIROUTE_CONFIG)")
     parser.add_argument("--workers", type=int, default=default, help="worker processes (default 1)")
     parser.add_argument("--log-level", choices=LOG_LEVELS, default=default, help="log level (env LOG_LEVEL)")
@@ -70,7 +72,9 @@ def is_loopback(host: str) -> bool:
 
 
 def resolve(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[Settings, ConfigFile | None]:
-    flags: dict[str, Any] = {setting: getattr(args, flag) for flag, setting in _FLAG_TO_SETTING.items() if hasattr(args, flag)}
+    flags: dict[str, Any] = {
+        setting: getattr(args, flag) for flag, setting in _FLAG_TO_SETTING.items() if hasattr(args, flag)
+    }
     config_path = flags.get("config_path") or environ.get("OMNIROUTE_CONFIG")
     config = load_config(config_path) if config_path else None
     settings = build_settings(
@@ -103,7 +107,10 @@ def prepare_storage(settings: Settings, config: ConfigFile | None, environ: Mapp
         if config is not None:
             vault = Vault.from_settings(settings.encryption_key, settings.data_path)
             for name, key in apply_config(Repositories(conn, vault), config, environ):
-                print(f"omniroute: generated API key '{name}' (shown once, store it now): {key}", file=sys.stderr)
+                print(
+                    f"omniroute: generated API key '{name}' (shown once, store it now): {key}",
+                    file=sys.stderr,
+                )
     finally:
         conn.close()
 
@@ -114,7 +121,10 @@ def serve(settings: Settings) -> None:
     from granian.server import Server
 
     if not settings.require_api_key and not is_loopback(settings.host):
-        print(f"omniroute: WARNING: serving {settings.host} without API keys (--allow-open-bind)", file=sys.stderr)
+        print(
+            f"omniroute: WARNING: serving {settings.host} without API keys (--allow-open-bind)",
+            file=sys.stderr,
+        )
     os.environ[SETTINGS_ENV] = settings.to_json().decode()
     print(
         f"omniroute {__version__} listening on http://{settings.host}:{settings.port}/v1 "

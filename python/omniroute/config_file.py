@@ -93,11 +93,14 @@ def locate(text: str, path: list[str | int]) -> int | None:
     header_line: int | None = None
     parts = list(path)
     if parts and isinstance(parts[0], str):
-        table = parts.pop(0)
-        index = parts.pop(0) if parts and isinstance(parts[0], int) else None
-        pattern = re.compile(
-            r"^\s*\[\[\s*" + re.escape(table) + r"\s*\]\]" if index is not None else r"^\s*\[\s*" + re.escape(table) + r"\s*\]"
-        )
+        table: str = parts[0]
+        parts = parts[1:]
+        index: int | None = None
+        if parts and isinstance(parts[0], int):
+            index = parts[0]
+            parts = parts[1:]
+        escaped = re.escape(table)
+        pattern = re.compile(rf"^\s*\[\[\s*{escaped}\s*\]\]" if index is not None else rf"^\s*\[\s*{escaped}\s*\]")
         seen = -1
         for number, line in enumerate(lines):
             if pattern.match(line):
@@ -106,7 +109,7 @@ def locate(text: str, path: list[str | int]) -> int | None:
                     header_line, start = number, number + 1
                     break
         else:
-            key_pattern = re.compile(r"^\s*" + re.escape(table) + r"\s*=")
+            key_pattern = re.compile(rf"^\s*{escaped}\s*=")
             return next((n + 1 for n, line in enumerate(lines) if key_pattern.match(line)), None)
         for number in range(start, len(lines)):
             if re.match(r"^\s*\[", lines[number]):
@@ -150,7 +153,9 @@ def parse_config(file: Path, text: str) -> ConfigFile:
     return config
 
 
-def _check_secret_source(file: Path, text: str, path: list[str | int], key: str | None, env: str | None) -> None:
+def _check_secret_source(
+    file: Path, text: str, path: list[str | int], key: str | None, env: str | None
+) -> None:
     if key is not None and env is not None:
         raise _fail(file, text, [*path, "api_key_env"], "give api_key or api_key_env, not both")
 
@@ -163,7 +168,9 @@ def _check_semantics(file: Path, text: str, config: ConfigFile) -> None:
             raise _fail(file, text, [*path, "provider"], f"unknown provider {conn.provider!r}")
         provider_id = BY_NAME[conn.provider].id
         if (provider_id, conn.name) in seen:
-            raise _fail(file, text, [*path, "name"], f"duplicate connection name {conn.name!r} for {provider_id}")
+            raise _fail(
+                file, text, [*path, "name"], f"duplicate connection name {conn.name!r} for {provider_id}"
+            )
         seen.add((provider_id, conn.name))
         if not conn.name.strip():
             raise _fail(file, text, [*path, "name"], "name must not be empty")
@@ -176,7 +183,9 @@ def _check_semantics(file: Path, text: str, config: ConfigFile) -> None:
         if node.prefix in BY_NAME:
             raise _fail(file, text, [*path, "prefix"], f"prefix {node.prefix!r} is already a provider name")
         if node.prefix in prefixes or "/" in node.prefix or not node.prefix:
-            raise _fail(file, text, [*path, "prefix"], f"prefix {node.prefix!r} is empty, duplicated or has '/'")
+            raise _fail(
+                file, text, [*path, "prefix"], f"prefix {node.prefix!r} is empty, duplicated or has '/'"
+            )
         prefixes.add(node.prefix)
         _check_secret_source(file, text, path, node.api_key, node.api_key_env)
         if not re.match(r"^https?://", node.base_url):

@@ -63,7 +63,9 @@ class Gateway:
         self.rt = runtime
         self.settings = runtime.settings
 
-    async def handle(self, req: Request, *, dialect: str, route: str, pinned_provider: str | None = None) -> None:
+    async def handle(
+        self, req: Request, *, dialect: str, route: str, pinned_provider: str | None = None
+    ) -> None:
         call = CallState()
         try:
             await req.until_disconnect(self._call(req, call, dialect, pinned_provider))
@@ -86,7 +88,12 @@ class Gateway:
         headers: list[tuple[str, str]] = []
         if isinstance(exc, GatewayError):
             body = _core.error_body(
-                dialect, status, exc.message, error_type=exc.error_type, code=exc.code, param=exc.param,
+                dialect,
+                status,
+                exc.message,
+                error_type=exc.error_type,
+                code=exc.code,
+                param=exc.param,
                 request_id=req.request_id,
             )
             headers.extend(exc.headers.items())
@@ -146,7 +153,11 @@ class Gateway:
     def _check_key_models(key: ApiKeyRow | None, target: Target) -> None:
         if key is None or not key.allowed_models:
             return
-        names = (f"{target.provider.id}/{target.model}", f"{target.provider.alias}/{target.model}", target.model)
+        names = (
+            f"{target.provider.id}/{target.model}",
+            f"{target.provider.alias}/{target.model}",
+            target.model,
+        )
         if not model_allowed(key.allowed_models, names):
             raise GatewayError(
                 403,
@@ -189,7 +200,9 @@ class Gateway:
             if not pending:
                 raise
         if translator.state == "failed" and not pending.strip():
-            raise GatewayError(502, translator.error_message or "upstream stream failed", code="upstream_error")
+            raise GatewayError(
+                502, translator.error_message or "upstream stream failed", code="upstream_error"
+            )
         transport = req.start_stream(200, passthrough_headers(resp.headers))
         call.status = 200
         call.ttft_ms = now_ms(req.started)

@@ -41,7 +41,9 @@ class Runtime:
         self._refresher: asyncio.Task[None] | None = None
 
     def _load_catalog(self) -> Catalog:
-        return build_catalog(self.repos.list_connections(), self.repos.list_nodes(), self.repos.list_api_keys())
+        return build_catalog(
+            self.repos.list_connections(), self.repos.list_nodes(), self.repos.list_api_keys()
+        )
 
     def _current_data_version(self) -> int:
         row = self.db.execute("PRAGMA data_version").fetchone()

@@ -7,6 +7,7 @@ variable); nothing reads the environment after that.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -111,8 +112,13 @@ def build_settings(
     for key, value in (server_section or {}).items():
         values[key] = value
     for env_name, field in ENV_KEYS.items():
-        if env_name in environ:
-            values[field] = _coerce_env(env_name, field, environ[env_name])
+        if env_name not in environ:
+            continue
+        if env_name == "HOSTNAME" and environ[env_name] == socket.gethostname():
+            # Shells and container runtimes export the machine's own name as HOSTNAME; only an
+            # explicitly chosen bind address (an IP, localhost, ...) counts.
+            continue
+        values[field] = _coerce_env(env_name, field, environ[env_name])
     for key, value in flags.items():
         if value is not None:
             values[key] = value

@@ -10,12 +10,14 @@ from .server import MockProvider
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.mock_provider",
-                                     description="Run the scriptable mock LLM provider.")
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.mock_provider", description="Run the scriptable mock LLM provider."
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--model", action="append", dest="models",
-                        help="model id listed by GET /v1/models (repeatable)")
+    parser.add_argument(
+        "--model", action="append", dest="models", help="model id listed by GET /v1/models (repeatable)"
+    )
     args = parser.parse_args(argv)
 
     done = threading.Event()

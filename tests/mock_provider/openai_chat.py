@@ -42,8 +42,9 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
-def error_body(status: int, message: str | None = None, type_: str | None = None,
-               code: str | None = None) -> dict[str, Any]:
+def error_body(
+    status: int, message: str | None = None, type_: str | None = None, code: str | None = None
+) -> dict[str, Any]:
     default_type, default_code = _ERROR_KINDS.get(
         status, ("server_error" if status >= 500 else "invalid_request_error", None)
     )
@@ -57,9 +58,15 @@ def error_body(status: int, message: str | None = None, type_: str | None = None
     }
 
 
-def error_response(status: int, message: str | None = None, *, type_: str | None = None,
-                   code: str | None = None, raw_body: str | None = None,
-                   headers: Mapping[str, str] | None = None) -> web.Response:
+def error_response(
+    status: int,
+    message: str | None = None,
+    *,
+    type_: str | None = None,
+    code: str | None = None,
+    raw_body: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
     body = raw_body if raw_body is not None else dumps(error_body(status, message, type_, code))
     response = web.Response(status=status, text=body, content_type="application/json")
     if headers:
@@ -120,12 +127,16 @@ def completion_body(script: Script, request_body: Mapping[str, Any]) -> dict[str
     }
     if script.tool_calls:
         message["tool_calls"] = [
-            {"id": call_id, "type": "function",
-             "function": {"name": tc.name, "arguments": tc.arguments}}
-            for tc, call_id in zip(script.tool_calls, _call_ids(script))
+            {"id": call_id, "type": "function", "function": {"name": tc.name, "arguments": tc.arguments}}
+            for tc, call_id in zip(script.tool_calls, _call_ids(script), strict=True)
         ]
-    choice = {"index": 0, "message": message, "logprobs": None,
-              "finish_reason": _finish_reason(script), **script.extra_choice_fields}
+    choice = {
+        "index": 0,
+        "message": message,
+        "logprobs": None,
+        "finish_reason": _finish_reason(script),
+        **script.extra_choice_fields,
+    }
     body = _header(script, request_body, "chat.completion")
     fingerprint = body.pop("system_fingerprint")
     body.update(choices=[choice], usage=usage_block(script), system_fingerprint=fingerprint)
@@ -136,11 +147,23 @@ def completion_body(script: Script, request_body: Mapping[str, Any]) -> dict[str
 def _deltas(script: Script) -> list[dict[str, Any]]:
     deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
     deltas.extend({"content": piece} for piece in split_even(script.text, script.chunks))
-    for index, (tc, call_id) in enumerate(zip(script.tool_calls, _call_ids(script))):
-        deltas.append({"tool_calls": [{"index": index, "id": call_id, "type": "function",
-                                       "function": {"name": tc.name, "arguments": ""}}]})
-        deltas.extend({"tool_calls": [{"index": index, "function": {"arguments": frag}}]}
-                      for frag in split_even(tc.arguments, 3))
+    for index, (tc, call_id) in enumerate(zip(script.tool_calls, _call_ids(script), strict=True)):
+        deltas.append(
+            {
+                "tool_calls": [
+                    {
+                        "index": index,
+                        "id": call_id,
+                        "type": "function",
+                        "function": {"name": tc.name, "arguments": ""},
+                    }
+                ]
+            }
+        )
+        deltas.extend(
+            {"tool_calls": [{"index": index, "function": {"arguments": frag}}]}
+            for frag in split_even(tc.arguments, 3)
+        )
     return deltas
 
 
@@ -158,8 +181,13 @@ def stream_chunks(script: Script, request_body: Mapping[str, Any]) -> list[dict[
         return out
 
     def choice(delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
-        return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish,
-                **script.extra_choice_fields}
+        return {
+            "index": 0,
+            "delta": delta,
+            "logprobs": None,
+            "finish_reason": finish,
+            **script.extra_choice_fields,
+        }
 
     chunks = [chunk([choice(delta, None)], None) for delta in _deltas(script)]
     chunks.append(chunk([choice({}, _finish_reason(script))], None))
@@ -168,15 +196,23 @@ def stream_chunks(script: Script, request_body: Mapping[str, Any]) -> list[dict[
     return chunks
 
 
-async def handle(request: web.Request, body: Mapping[str, Any], script: Script,
-                 headers: Mapping[str, str]) -> web.StreamResponse:
+async def handle(
+    request: web.Request, body: Mapping[str, Any], script: Script, headers: Mapping[str, str]
+) -> web.StreamResponse:
     """Answer one POST /v1/chat/completions according to `script`."""
     if script.is_error:
-        return error_response(script.status, script.error_message, type_=script.error_type,
-                              code=script.error_code, raw_body=script.error_body, headers=headers)
+        return error_response(
+            script.status,
+            script.error_message,
+            type_=script.error_type,
+            code=script.error_code,
+            raw_body=script.error_body,
+            headers=headers,
+        )
     if body.get("stream") is not True:
-        response = web.Response(status=script.status, text=dumps(completion_body(script, body)),
-                                content_type="application/json")
+        response = web.Response(
+            status=script.status, text=dumps(completion_body(script, body)), content_type="application/json"
+        )
         response.headers.update(headers)
         return response
     events: list[tuple[str | None, str]] = [(None, dumps(c)) for c in stream_chunks(script, body)]

@@ -86,9 +86,7 @@ class Script:
             raise ValueError("mock script chunks must be an int >= 1")
         if self.cut_after is not None and (not isinstance(self.cut_after, int) or self.cut_after < 0):
             raise ValueError("mock script cut_after must be an int >= 0")
-        if self.split_bytes is not None and (
-            not isinstance(self.split_bytes, int) or self.split_bytes < 1
-        ):
+        if self.split_bytes is not None and (not isinstance(self.split_bytes, int) or self.split_bytes < 1):
             raise ValueError("mock script split_bytes must be an int >= 1")
         bad_usage = sorted(set(self.usage) - USAGE_KEYS)
         if bad_usage:
@@ -120,6 +118,4 @@ def _tool_call(raw: Any) -> ToolCallSpec:
     if not isinstance(arguments, str):
         raise TypeError("mock tool call 'arguments' must be JSON text (a string)")
     call_id = raw.get("id")
-    return ToolCallSpec(
-        name=raw["name"], arguments=arguments, id=None if call_id is None else str(call_id)
-    )
+    return ToolCallSpec(name=raw["name"], arguments=arguments, id=None if call_id is None else str(call_id))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import itertools
 import json
 import socket
@@ -22,6 +23,7 @@ from aiohttp import web
 
 from . import openai_chat
 from .script import Script
+from .sse import OUTCOMES_KEY
 
 DEFAULT_MODELS = ["gpt-4o-mini", "gpt-4o", "mock-model"]
 
@@ -51,14 +53,15 @@ class RecordedRequest:
 class MockProvider:
     """Scriptable upstream LLM provider; see tests/mock_provider/__init__.py for usage."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0,
-                 models: list[str] | None = None) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, models: list[str] | None = None) -> None:
         self.host = host
         self.models: list[str] = list(DEFAULT_MODELS if models is None else models)
         self._requested_port = port
         self._port: int | None = None
         self._lock = threading.Lock()
         self._requests: list[RecordedRequest] = []
+        #: request id -> how its stream ended: "complete", "cut" or "client_gone".
+        self._outcomes: dict[str, str] = {}
         self._scripts: collections.deque[Script] = collections.deque()
         self._counter = itertools.count(1)
         self._thread: threading.Thread | None = None
@@ -81,6 +84,12 @@ class MockProvider:
         """Snapshot of the recorded requests, oldest first."""
         with self._lock:
             return list(self._requests)
+
+    @property
+    def stream_outcomes(self) -> dict[str, str]:
+        """How each streamed response ended, by the `x-request-id` it was sent with."""
+        with self._lock:
+            return dict(self._outcomes)
 
     def clear(self) -> None:
         with self._lock:
@@ -107,8 +116,12 @@ class MockProvider:
         loop = asyncio.new_event_loop()
         ready = threading.Event()
         failure: list[BaseException] = []
-        thread = threading.Thread(target=self._run, args=(loop, sock, ready, failure),
-                                  name=f"mock-provider-{self._port}", daemon=True)
+        thread = threading.Thread(
+            target=self._run,
+            args=(loop, sock, ready, failure),
+            name=f"mock-provider-{self._port}",
+            daemon=True,
+        )
         self._loop, self._thread = loop, thread
         thread.start()
         if not ready.wait(10) or failure:
@@ -121,27 +134,31 @@ class MockProvider:
         if thread is None or loop is None:
             return
         if stop is not None and not loop.is_closed():
-            try:
+            with contextlib.suppress(RuntimeError):  # loop already closed
                 loop.call_soon_threadsafe(stop.set)
-            except RuntimeError:  # loop already closed
-                pass
         thread.join(10)
         self._thread = self._loop = self._stop = None
 
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     # ---- server thread ----------------------------------------------------------------
-    def _run(self, loop: asyncio.AbstractEventLoop, sock: socket.socket,
-             ready: threading.Event, failure: list[BaseException]) -> None:
+    def _run(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        ready: threading.Event,
+        failure: list[BaseException],
+    ) -> None:
         asyncio.set_event_loop(loop)
         try:
             loop.run_until_complete(self._serve(sock, ready))
-        except BaseException as exc:  # noqa: BLE001 - reported to start()
+        except BaseException as exc:
             failure.append(exc)
             ready.set()
         finally:
@@ -151,6 +168,7 @@ class MockProvider:
     async def _serve(self, sock: socket.socket, ready: threading.Event) -> None:
         self._stop = asyncio.Event()
         app = web.Application(client_max_size=64 * 1024 * 1024)
+        app[OUTCOMES_KEY] = self._record_outcome
         app.router.add_route("*", "/{tail:.*}", self._dispatch)
         runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
@@ -173,9 +191,15 @@ class MockProvider:
         for name, value in request.headers.items():
             key = name.lower()
             headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        record = RecordedRequest(method=request.method, path=request.path,
-                                 query=dict(request.query.items()), headers=headers,
-                                 body=raw, json=parsed, request_id=request_id)
+        record = RecordedRequest(
+            method=request.method,
+            path=request.path,
+            query=dict(request.query.items()),
+            headers=headers,
+            body=raw,
+            json=parsed,
+            request_id=request_id,
+        )
         with self._lock:
             self._requests.append(record)
         base_headers = {"x-request-id": request_id}
@@ -187,21 +211,25 @@ class MockProvider:
         handler = _SCRIPTED_ROUTES.get(request.path)
         if handler is None:
             return openai_chat.error_response(
-                404, f"Unknown request URL: {request.method} {request.path}.",
-                headers=base_headers)
+                404, f"Unknown request URL: {request.method} {request.path}.", headers=base_headers
+            )
         if request.method != "POST":
             return openai_chat.error_response(405, "Method not allowed.", headers=base_headers)
         if not isinstance(parsed, dict):
-            return openai_chat.error_response(400, "Request body must be a JSON object.",
-                                              headers=base_headers)
+            return openai_chat.error_response(
+                400, "Request body must be a JSON object.", headers=base_headers
+            )
         try:
             script = self._script_for(parsed)
         except (TypeError, ValueError) as exc:
-            return openai_chat.error_response(400, f"Invalid mock script: {exc}",
-                                              headers=base_headers)
+            return openai_chat.error_response(400, f"Invalid mock script: {exc}", headers=base_headers)
         if script.delay_ms:
             await asyncio.sleep(script.delay_ms / 1000)
         return await handler(request, parsed, script, {**base_headers, **script.headers})
+
+    def _record_outcome(self, request_id: str, outcome: str) -> None:
+        with self._lock:
+            self._outcomes[request_id] = outcome
 
     def _script_for(self, body: Mapping[str, Any]) -> Script:
         if "mock" in body:
@@ -211,6 +239,10 @@ class MockProvider:
 
     def _models_body(self) -> dict[str, Any]:
         created = int(time.time())
-        return {"object": "list",
-                "data": [{"id": m, "object": "model", "created": created, "owned_by": "mock"}
-                         for m in list(self.models)]}
+        return {
+            "object": "list",
+            "data": [
+                {"id": m, "object": "model", "created": created, "owned_by": "mock"}
+                for m in list(self.models)
+            ],
+        }

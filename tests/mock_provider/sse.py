@@ -7,7 +7,7 @@ first_byte_delay_ms, chunk_delay_ms, cut_after, crlf and split_bytes.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from aiohttp import web
 
@@ -20,6 +20,10 @@ def frame(data: str, *, event: str | None = None, crlf: bool = False) -> bytes:
     lines = [f"event: {event}"] if event is not None else []
     lines.extend(f"data: {line}" for line in data.split("\n"))
     return (eol.join(lines) + eol + eol).encode("utf-8")
+
+
+#: Application key of the callback that records how each stream ended.
+OUTCOMES_KEY: web.AppKey[Callable[[str, str], None]] = web.AppKey("stream_outcomes")
 
 
 async def send_events(
@@ -52,11 +56,19 @@ async def send_events(
             sent += 1
         if script.cut_after is not None and sent >= script.cut_after:
             await _abort(request)
+            _report(request, headers, "cut")
             return response
         await response.write_eof()
+        _report(request, headers, "complete")
     except ConnectionError:
-        pass
+        _report(request, headers, "client_gone")
     return response
+
+
+def _report(request: web.Request, headers: Mapping[str, str], outcome: str) -> None:
+    record = request.app.get(OUTCOMES_KEY)
+    if record is not None:
+        record(headers.get("x-request-id", ""), outcome)
 
 
 async def _write(response: web.StreamResponse, payload: bytes, split_bytes: int | None) -> None:

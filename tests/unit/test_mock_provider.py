@@ -38,7 +38,7 @@ def sse_data(raw: bytes) -> list[str]:
     assert text.endswith("\n\n")
     events = [block for block in text.split("\n\n") if block]
     assert all(block.startswith("data: ") for block in events)
-    return [block[len("data: "):] for block in events]
+    return [block[len("data: ") :] for block in events]
 
 
 def test_non_stream_body_shape(mock: MockProvider, client: httpx.Client) -> None:
@@ -52,26 +52,32 @@ def test_non_stream_body_shape(mock: MockProvider, client: httpx.Client) -> None
     assert isinstance(body["created"], int)
     assert body["model"] == "gpt-4o-mini"
     assert body["system_fingerprint"] is None
-    assert body["choices"] == [{
-        "index": 0,
-        "message": {"role": "assistant", "content": "Hello from the mock provider.",
-                    "refusal": None},
-        "logprobs": None,
-        "finish_reason": "stop",
-    }]
+    assert body["choices"] == [
+        {
+            "index": 0,
+            "message": {"role": "assistant", "content": "Hello from the mock provider.", "refusal": None},
+            "logprobs": None,
+            "finish_reason": "stop",
+        }
+    ]
     assert body["usage"] == {
-        "prompt_tokens": 11, "completion_tokens": 5, "total_tokens": 16,
+        "prompt_tokens": 11,
+        "completion_tokens": 5,
+        "total_tokens": 16,
         "prompt_tokens_details": {"cached_tokens": 0},
         "completion_tokens_details": {"reasoning_tokens": 0},
     }
 
 
 def test_non_stream_tool_calls_and_overrides(client: httpx.Client) -> None:
-    script = {"text": "", "model": "other-model",
-              "tool_calls": [{"name": "get_weather", "arguments": '{"city":"Paris"}',
-                              "id": "call_fixed"}],
-              "usage": {"prompt_tokens": 7, "completion_tokens": 3, "cached_tokens": 2},
-              "extra_fields": {"x_groq": {"id": "g"}}, "extra_choice_fields": {"x": 1}}
+    script = {
+        "text": "",
+        "model": "other-model",
+        "tool_calls": [{"name": "get_weather", "arguments": '{"city":"Paris"}', "id": "call_fixed"}],
+        "usage": {"prompt_tokens": 7, "completion_tokens": 3, "cached_tokens": 2},
+        "extra_fields": {"x_groq": {"id": "g"}},
+        "extra_choice_fields": {"x": 1},
+    }
     body = client.post("/chat/completions", json=chat(mock=script)).json()
     assert body["model"] == "other-model"
     assert body["x_groq"] == {"id": "g"}
@@ -79,17 +85,19 @@ def test_non_stream_tool_calls_and_overrides(client: httpx.Client) -> None:
     assert choice["x"] == 1
     assert choice["finish_reason"] == "tool_calls"
     assert choice["message"]["content"] is None
-    assert choice["message"]["tool_calls"] == [{
-        "id": "call_fixed", "type": "function",
-        "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
-    }]
+    assert choice["message"]["tool_calls"] == [
+        {
+            "id": "call_fixed",
+            "type": "function",
+            "function": {"name": "get_weather", "arguments": '{"city":"Paris"}'},
+        }
+    ]
     assert body["usage"]["total_tokens"] == 10
     assert body["usage"]["prompt_tokens_details"] == {"cached_tokens": 2}
 
 
 def test_stream_with_include_usage(client: httpx.Client) -> None:
-    req = chat(stream=True, stream_options={"include_usage": True},
-               mock={"text": "abcdefghij", "chunks": 3})
+    req = chat(stream=True, stream_options={"include_usage": True}, mock={"text": "abcdefghij", "chunks": 3})
     resp = client.post("/chat/completions", json=req)
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("text/event-stream")
@@ -126,10 +134,11 @@ def test_stream_without_usage_option_has_no_usage_key(client: httpx.Client) -> N
 
 
 def test_tool_call_stream_fragments(client: httpx.Client) -> None:
-    calls = [{"name": "a", "arguments": '{"x": 1, "y": 2}'},
-             {"name": "b", "arguments": '{"q": "zzz"}', "id": "call_b"}]
-    resp = client.post("/chat/completions",
-                       json=chat(stream=True, mock={"text": "", "tool_calls": calls}))
+    calls = [
+        {"name": "a", "arguments": '{"x": 1, "y": 2}'},
+        {"name": "b", "arguments": '{"q": "zzz"}', "id": "call_b"},
+    ]
+    resp = client.post("/chat/completions", json=chat(stream=True, mock={"text": "", "tool_calls": calls}))
     chunks = [json.loads(d) for d in sse_data(resp.content)[:-1]]
     deltas = [c["choices"][0]["delta"] for c in chunks]
     assert deltas[0] == {"role": "assistant", "content": ""}
@@ -155,8 +164,9 @@ def test_error_status_with_retry_after(client: httpx.Client) -> None:
     assert resp.status_code == 429
     assert resp.headers["retry-after"] == "7"
     assert resp.headers["x-request-id"].startswith("req_mock_")
-    assert resp.json() == {"error": {"message": "slow down", "type": "requests",
-                                     "param": None, "code": "rate_limit_exceeded"}}
+    assert resp.json() == {
+        "error": {"message": "slow down", "type": "requests", "param": None, "code": "rate_limit_exceeded"}
+    }
     raw = client.post("/chat/completions", json=chat(mock={"status": 502, "error_body": "<html>"}))
     assert raw.status_code == 502
     assert raw.text == "<html>"
@@ -196,15 +206,17 @@ def test_enqueue_fifo(mock: MockProvider, client: httpx.Client) -> None:
     assert results[1].status_code == 503
     assert results[1].json()["error"]["type"] == "server_error"
     assert results[2].json()["choices"][0]["message"]["content"] == "third"
-    assert results[3].json()["choices"][0]["message"]["content"] == (
-        "Hello from the mock provider.")
+    assert results[3].json()["choices"][0]["message"]["content"] == ("Hello from the mock provider.")
     with pytest.raises(ValueError, match="unknown mock script field"):
         mock.enqueue({"stauts": 500})
 
 
 def test_request_recording(mock: MockProvider, client: httpx.Client) -> None:
-    client.post("/chat/completions?api-version=1", json=chat(),
-                headers={"Authorization": "Bearer sk-test", "X-Custom": "yes"})
+    client.post(
+        "/chat/completions?api-version=1",
+        json=chat(),
+        headers={"Authorization": "Bearer sk-test", "X-Custom": "yes"},
+    )
     missing = client.get("/nope", params={"a": "b"})
     assert missing.status_code == 404
     assert missing.json()["error"]["type"] == "invalid_request_error"
@@ -215,7 +227,10 @@ def test_request_recording(mock: MockProvider, client: httpx.Client) -> None:
 
     recorded = mock.requests
     assert [(r.method, r.path) for r in recorded] == [
-        ("POST", "/v1/chat/completions"), ("GET", "/v1/nope"), ("GET", "/v1/models")]
+        ("POST", "/v1/chat/completions"),
+        ("GET", "/v1/nope"),
+        ("GET", "/v1/models"),
+    ]
     first = recorded[0]
     assert first.query == {"api-version": "1"}
     assert first.headers["authorization"] == "Bearer sk-test"

@@ -20,7 +20,8 @@ def make_chat(gateway: Gateway):  # type: ignore[no-untyped-def]
 
             req.respond(404, _core.error_body("openai", 404, f"Unknown route {req.path}", code="not_found"))
             return
-        await gateway.handle(req, dialect="openai", route="/v1/providers/{provider}/chat/completions",
-                             pinned_provider=provider)
+        await gateway.handle(
+            req, dialect="openai", route="/v1/providers/{provider}/chat/completions", pinned_provider=provider
+        )
 
     return chat_completions, pinned_chat_completions

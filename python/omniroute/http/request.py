@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import secrets
 import time
@@ -25,7 +26,17 @@ def new_request_id() -> str:
 
 
 class Request:
-    __slots__ = ("_query", "method", "path", "protocol", "query_string", "request_id", "responded", "scope", "started")
+    __slots__ = (
+        "_query",
+        "method",
+        "path",
+        "protocol",
+        "query_string",
+        "request_id",
+        "responded",
+        "scope",
+        "started",
+    )
 
     def __init__(self, scope: Any, protocol: Any) -> None:
         self.scope = scope
@@ -110,10 +121,9 @@ class Request:
         finally:
             if not task.done():
                 task.cancel()
-                try:
+                # The cancelled work's own outcome is moot once the client is gone.
+                with contextlib.suppress(BaseException):
                     await task
-                except BaseException:  # noqa: BLE001 - the cancelled work's own error is moot now
-                    pass
                 raise ClientDisconnectedError
             watcher.cancel()
         return task.result()

@@ -34,7 +34,10 @@ class ModelLister:
                 resp = await client.get(models_url(account), headers=auth_headers(account))
             if resp.status_code == 200:
                 payload = resp.json()
-                items = payload.get("data", payload.get("models", [])) if isinstance(payload, dict) else []
+                items: list[object] = []
+                if isinstance(payload, dict):
+                    found = payload.get("data") or payload.get("models")
+                    items = found if isinstance(found, list) else []
                 models = tuple(
                     str(item.get("id") or item.get("name")) for item in items if isinstance(item, dict)
                 )

@@ -106,7 +106,9 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         models=("glm-4.6", "glm-4.5", "glm-4.5-air"),
         no_system_role=("glm-",),
     ),
-    _p("kimi", "kimi", "https://api.moonshot.ai/v1", models=("kimi-k2-0905-preview", "kimi-k2-turbo-preview")),
+    _p(
+        "kimi", "kimi", "https://api.moonshot.ai/v1", models=("kimi-k2-0905-preview", "kimi-k2-turbo-preview")
+    ),
     _p(
         "minimax",
         "minimax",
@@ -128,9 +130,16 @@ PROVIDERS: tuple[ProviderSpec, ...] = (
         models=("MiniMax-M2",),
     ),
     _p("deepseek", "ds", "https://api.deepseek.com/v1", models=("deepseek-chat", "deepseek-reasoner")),
-    _p("groq", "groq", "https://api.groq.com/openai/v1", models=("llama-3.3-70b-versatile", "openai/gpt-oss-120b")),
+    _p(
+        "groq",
+        "groq",
+        "https://api.groq.com/openai/v1",
+        models=("llama-3.3-70b-versatile", "openai/gpt-oss-120b"),
+    ),
     _p("xai", "xai", "https://api.x.ai/v1", models=("grok-4", "grok-code-fast-1")),
-    _p("mistral", "mistral", "https://api.mistral.ai/v1", models=("mistral-large-latest", "codestral-latest")),
+    _p(
+        "mistral", "mistral", "https://api.mistral.ai/v1", models=("mistral-large-latest", "codestral-latest")
+    ),
     _p("perplexity", "pplx", "https://api.perplexity.ai", models=("sonar", "sonar-pro"), stream_usage=False),
     _p("together", "together", "https://api.together.xyz/v1"),
     _p("fireworks", "fireworks", "https://api.fireworks.ai/inference/v1"),

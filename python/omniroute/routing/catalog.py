@@ -94,6 +94,9 @@ def build_catalog(connections: list[ConnectionRow], nodes: list[NodeRow], keys: 
             )
         ]
         providers[node.prefix] = spec
-    ordered = {pid: tuple(sorted(accs, key=lambda a: (a.priority, a.connection_id or 0))) for pid, accs in accounts.items()}
+    ordered = {
+        pid: tuple(sorted(accs, key=lambda a: (a.priority, a.connection_id or 0)))
+        for pid, accs in accounts.items()
+    }
     active_keys = {k.key_hash: k for k in keys if k.revoked_at is None}
     return Catalog(accounts=ordered, providers=providers, keys=active_keys)

@@ -57,7 +57,9 @@ def resolve_model(catalog: Catalog, model: str, *, pinned_provider: str | None =
         spec = catalog.providers.get(prefix) or BY_NAME.get(prefix)
         if spec is not None:
             if not rest:
-                raise GatewayError(400, f"Model name missing after '{prefix}/'", param="model", code="invalid_model")
+                raise GatewayError(
+                    400, f"Model name missing after '{prefix}/'", param="model", code="invalid_model"
+                )
             return _target(catalog, spec, rest)
     return _resolve_bare(catalog, model)
 

@@ -58,7 +58,11 @@ class Vault:
 
     def seal(self, plaintext: str, associated: str) -> bytes:
         nonce = secrets.token_bytes(_NONCE_BYTES)
-        return _VERSION + nonce + self._aead.encrypt(nonce, plaintext.encode("utf-8"), associated.encode("utf-8"))
+        return (
+            _VERSION
+            + nonce
+            + self._aead.encrypt(nonce, plaintext.encode("utf-8"), associated.encode("utf-8"))
+        )
 
     def open(self, sealed: bytes, associated: str) -> str:
         if sealed[:1] != _VERSION or len(sealed) < 1 + _NONCE_BYTES + 16:

@@ -26,7 +26,9 @@ def _fingerprint(entry: Any, secret: str | None) -> str:
     return digest.hexdigest()
 
 
-def apply_config(repos: Repositories, config: ConfigFile, environ: Mapping[str, str]) -> list[tuple[str, str]]:
+def apply_config(
+    repos: Repositories, config: ConfigFile, environ: Mapping[str, str]
+) -> list[tuple[str, str]]:
     """Upserts connections, nodes and keys. Returns `(name, key)` for keys generated now."""
     generated: list[tuple[str, str]] = []
     with repos.conn:

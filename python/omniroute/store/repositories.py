@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import time
+from typing import Any
 
 import apsw
 
@@ -55,11 +56,22 @@ class Repositories:
                ON CONFLICT (provider, name) DO UPDATE SET base_url = excluded.base_url,
                    priority = excluded.priority, enabled = excluded.enabled, secret = excluded.secret,
                    models = excluded.models, config_hash = excluded.config_hash, updated_at = excluded.updated_at""",
-            (provider, name, base_url, priority, int(enabled), sealed, json.dumps(models), config_hash, now, now),
+            (
+                provider,
+                name,
+                base_url,
+                priority,
+                int(enabled),
+                sealed,
+                json.dumps(models),
+                config_hash,
+                now,
+                now,
+            ),
         )
 
     def list_connections(self) -> list[ConnectionRow]:
-        rows = self.conn.execute(
+        rows: list[Any] = self.conn.execute(
             "SELECT id, provider, name, base_url, priority, enabled, secret, models FROM connections ORDER BY priority, id"
         ).fetchall()
         return [
@@ -101,11 +113,22 @@ class Repositories:
                ON CONFLICT (id) DO UPDATE SET prefix = excluded.prefix, dialect = excluded.dialect,
                    base_url = excluded.base_url, secret = excluded.secret, models = excluded.models,
                    enabled = excluded.enabled, config_hash = excluded.config_hash, updated_at = excluded.updated_at""",
-            (node_id, prefix, dialect, base_url, sealed, json.dumps(models), int(enabled), config_hash, now, now),
+            (
+                node_id,
+                prefix,
+                dialect,
+                base_url,
+                sealed,
+                json.dumps(models),
+                int(enabled),
+                config_hash,
+                now,
+                now,
+            ),
         )
 
     def list_nodes(self) -> list[NodeRow]:
-        rows = self.conn.execute(
+        rows: list[Any] = self.conn.execute(
             "SELECT id, prefix, dialect, base_url, enabled, secret, models FROM nodes ORDER BY id"
         ).fetchall()
         return [
@@ -127,14 +150,28 @@ class Repositories:
         return None if row is None else str(row[0])
 
     def upsert_api_key(
-        self, *, name: str, key_hash: str, key_hint: str, allowed_models: list[str], config_hash: str | None = None
+        self,
+        *,
+        name: str,
+        key_hash: str,
+        key_hint: str,
+        allowed_models: list[str],
+        config_hash: str | None = None,
     ) -> None:
         self.conn.execute(
             """INSERT INTO api_keys (id, name, key_hash, key_hint, allowed_models, config_hash, created_at)
                VALUES (?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (name) DO UPDATE SET key_hash = excluded.key_hash, key_hint = excluded.key_hint,
                    allowed_models = excluded.allowed_models, config_hash = excluded.config_hash, revoked_at = NULL""",
-            ("key_" + secrets.token_hex(8), name, key_hash, key_hint, json.dumps(allowed_models), config_hash, time.time()),
+            (
+                "key_" + secrets.token_hex(8),
+                name,
+                key_hash,
+                key_hint,
+                json.dumps(allowed_models),
+                config_hash,
+                time.time(),
+            ),
         )
 
     def set_api_key_models(self, name: str, allowed_models: list[str], config_hash: str) -> None:
@@ -144,7 +181,7 @@ class Repositories:
         )
 
     def list_api_keys(self) -> list[ApiKeyRow]:
-        rows = self.conn.execute(
+        rows: list[Any] = self.conn.execute(
             "SELECT id, name, key_hash, key_hint, allowed_models, created_at, revoked_at FROM api_keys ORDER BY name"
         ).fetchall()
         return [

@@ -54,7 +54,9 @@ def _row(r: UsageRecord) -> tuple[object, ...]:
 
 
 class UsageWriter:
-    def __init__(self, db_path: Path, *, max_queue: int = 50_000, batch: int = 500, interval: float = 0.25) -> None:
+    def __init__(
+        self, db_path: Path, *, max_queue: int = 50_000, batch: int = 500, interval: float = 0.25
+    ) -> None:
         self._db_path = db_path
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
         self._batch = batch

@@ -41,7 +41,12 @@ mod tests {
 
     #[test]
     fn parse_round_trips_names() {
-        for d in [Dialect::OpenAi, Dialect::Anthropic, Dialect::Gemini, Dialect::Responses] {
+        for d in [
+            Dialect::OpenAi,
+            Dialect::Anthropic,
+            Dialect::Gemini,
+            Dialect::Responses,
+        ] {
             assert_eq!(Dialect::parse(d.name()), Ok(d));
         }
         assert!(Dialect::parse("cobol").is_err());

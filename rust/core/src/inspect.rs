@@ -22,9 +22,15 @@ pub struct RequestInfo {
 
 fn require_array(obj: &JsonObject<'_>, key: &str) -> CoreResult<()> {
     match obj.get(key) {
-        None => Err(CoreError::invalid_param(format!("'{key}' is a required property"), key)),
+        None => Err(CoreError::invalid_param(
+            format!("'{key}' is a required property"),
+            key,
+        )),
         Some(m) if m.raw.starts_with('[') => Ok(()),
-        Some(_) => Err(CoreError::invalid_param(format!("'{key}' must be an array"), key)),
+        Some(_) => Err(CoreError::invalid_param(
+            format!("'{key}' must be an array"),
+            key,
+        )),
     }
 }
 
@@ -33,13 +39,18 @@ fn model_field(obj: &JsonObject<'_>) -> CoreResult<Option<String>> {
         None => Ok(None),
         Some(m) => match serde_json::from_str::<Value>(m.raw) {
             Ok(Value::String(s)) => Ok(Some(s)),
-            _ => Err(CoreError::invalid_param("'model' must be a string", "model")),
+            _ => Err(CoreError::invalid_param(
+                "'model' must be a string",
+                "model",
+            )),
         },
     }
 }
 
 fn tools_present(obj: &JsonObject<'_>, key: &str) -> bool {
-    obj.get(key).is_some_and(|m| m.raw.starts_with('[') && m.raw.trim_start_matches('[').trim_start() != "]")
+    obj.get(key).is_some_and(|m| {
+        m.raw.starts_with('[') && m.raw.trim_start_matches('[').trim_start() != "]"
+    })
 }
 
 fn temperature_zero(obj: &JsonObject<'_>) -> bool {
@@ -53,7 +64,11 @@ fn temperature_zero(obj: &JsonObject<'_>) -> bool {
 pub fn inspect_request(body: &[u8], dialect: Dialect) -> CoreResult<RequestInfo> {
     let obj = scan_object(body)?;
     let stream = obj.parse_field::<bool>("stream")?.unwrap_or(false);
-    let mut info = RequestInfo { model: model_field(&obj)?, stream, ..Default::default() };
+    let mut info = RequestInfo {
+        model: model_field(&obj)?,
+        stream,
+        ..Default::default()
+    };
     match dialect {
         Dialect::OpenAi => {
             require_array(&obj, "messages")?;
@@ -108,14 +123,25 @@ mod tests {
 
     #[test]
     fn stream_defaults_to_false_and_empty_tools_do_not_count() {
-        let info = inspect_request(br#"{"model":"m","messages":[],"tools":[ ]}"#, Dialect::OpenAi).unwrap();
+        let info = inspect_request(
+            br#"{"model":"m","messages":[],"tools":[ ]}"#,
+            Dialect::OpenAi,
+        )
+        .unwrap();
         assert!(!info.stream && !info.has_tools && !info.temperature_zero);
     }
 
     #[test]
     fn wrong_types_name_the_field() {
-        let err = inspect_request(br#"{"model":"m","messages":[],"stream":"yes"}"#, Dialect::OpenAi).unwrap_err();
-        assert_eq!(err, CoreError::invalid_param("'stream' has the wrong type", "stream"));
+        let err = inspect_request(
+            br#"{"model":"m","messages":[],"stream":"yes"}"#,
+            Dialect::OpenAi,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err,
+            CoreError::invalid_param("'stream' has the wrong type", "stream")
+        );
         let err = inspect_request(br#"{"model":7,"messages":[]}"#, Dialect::OpenAi).unwrap_err();
         assert!(matches!(err, CoreError::InvalidRequest { param: Some(p), .. } if p == "model"));
         let err = inspect_request(br#"{"model":"m"}"#, Dialect::OpenAi).unwrap_err();
@@ -124,6 +150,11 @@ mod tests {
 
     #[test]
     fn missing_model_is_reported_as_none() {
-        assert_eq!(inspect_request(br#"{"messages":[]}"#, Dialect::OpenAi).unwrap().model, None);
+        assert_eq!(
+            inspect_request(br#"{"messages":[]}"#, Dialect::OpenAi)
+                .unwrap()
+                .model,
+            None
+        );
     }
 }

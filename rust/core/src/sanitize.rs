@@ -5,7 +5,16 @@
 
 use serde_json::{Map, Value};
 
-const TOP_LEVEL: &[&str] = &["id", "object", "created", "model", "choices", "usage", "system_fingerprint", "service_tier"];
+const TOP_LEVEL: &[&str] = &[
+    "id",
+    "object",
+    "created",
+    "model",
+    "choices",
+    "usage",
+    "system_fingerprint",
+    "service_tier",
+];
 const CHOICE: &[&str] = &["index", "message", "delta", "finish_reason", "logprobs"];
 const MESSAGE: &[&str] = &[
     "role",
@@ -34,7 +43,9 @@ fn retain(map: &mut Map<String, Value>, allowed: &[&str]) -> bool {
 /// Strips non-standard fields from a chat completion or chunk in place.
 /// Returns true when anything was removed.
 pub fn sanitize_chat_object(value: &mut Value) -> bool {
-    let Some(top) = value.as_object_mut() else { return false };
+    let Some(top) = value.as_object_mut() else {
+        return false;
+    };
     let mut changed = retain(top, TOP_LEVEL);
     if let Some(Value::Object(usage)) = top.get_mut("usage") {
         changed |= retain(usage, USAGE);
@@ -72,7 +83,10 @@ mod tests {
 
     #[test]
     fn clean_objects_are_left_alone() {
-        let mut v: Value = serde_json::from_str(r#"{"id":"x","choices":[{"index":0,"delta":{"role":"assistant"}}]}"#).unwrap();
+        let mut v: Value = serde_json::from_str(
+            r#"{"id":"x","choices":[{"index":0,"delta":{"role":"assistant"}}]}"#,
+        )
+        .unwrap();
         assert!(!sanitize_chat_object(&mut v));
     }
 }

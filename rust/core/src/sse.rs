@@ -38,7 +38,10 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl SseDecoder {
     pub fn new() -> Self {
-        SseDecoder { at_start: true, ..Default::default() }
+        SseDecoder {
+            at_start: true,
+            ..Default::default()
+        }
     }
 
     /// Feeds one chunk and appends every event it completes to `out`.
@@ -111,15 +114,11 @@ impl SseDecoder {
                 self.has_data = true;
             }
             b"event" => self.event = Some(String::from_utf8_lossy(value).into_owned()),
-            b"id" => {
-                if !value.contains(&0) {
-                    self.id = Some(String::from_utf8_lossy(value).into_owned());
-                }
+            b"id" if !value.contains(&0) => {
+                self.id = Some(String::from_utf8_lossy(value).into_owned());
             }
-            b"retry" => {
-                if !value.is_empty() && value.iter().all(u8::is_ascii_digit) {
-                    self.retry = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok());
-                }
+            b"retry" if !value.is_empty() && value.iter().all(u8::is_ascii_digit) => {
+                self.retry = std::str::from_utf8(value).ok().and_then(|s| s.parse().ok());
             }
             _ => {}
         }
@@ -132,7 +131,12 @@ impl SseDecoder {
             return;
         }
         self.has_data = false;
-        out.push(SseEvent { event, data: std::mem::take(&mut self.data), id: self.id.clone(), retry });
+        out.push(SseEvent {
+            event,
+            data: std::mem::take(&mut self.data),
+            id: self.id.clone(),
+            retry,
+        });
     }
 }
 
@@ -165,7 +169,11 @@ mod tests {
     }
 
     fn data(event: Option<&str>, data: &str) -> SseEvent {
-        SseEvent { event: event.map(str::to_owned), data: data.to_owned(), ..Default::default() }
+        SseEvent {
+            event: event.map(str::to_owned),
+            data: data.to_owned(),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -227,7 +235,10 @@ mod tests {
         let mut bytes = Vec::new();
         encode_event(&mut bytes, None, "x\revent: evil\r\ny\r");
         assert_eq!(bytes, b"data: x\ndata: event: evil\ndata: y\ndata: \n\n");
-        assert_eq!(decode_all(&[&bytes]), vec![data(None, "x\nevent: evil\ny\n")]);
+        assert_eq!(
+            decode_all(&[&bytes]),
+            vec![data(None, "x\nevent: evil\ny\n")]
+        );
     }
 
     #[test]
@@ -237,7 +248,10 @@ mod tests {
         encode_event(&mut bytes, None, "[DONE]");
         assert_eq!(
             decode_all(&[&bytes]),
-            vec![data(Some("message_start"), "line1\nline2"), data(None, "[DONE]")]
+            vec![
+                data(Some("message_start"), "line1\nline2"),
+                data(None, "[DONE]")
+            ]
         );
     }
 }

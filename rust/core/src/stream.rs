@@ -106,7 +106,9 @@ impl StreamTranslator {
                 self.state = StreamState::Completed;
                 b"data: [DONE]\n\n".to_vec()
             }
-            StreamState::Open => self.fail("upstream stream ended before the response was complete"),
+            StreamState::Open => {
+                self.fail("upstream stream ended before the response was complete")
+            }
             _ => Vec::new(),
         }
     }
@@ -144,14 +146,21 @@ impl StreamTranslator {
             }
         };
         if let Some(err) = value.get("error").filter(|e| !e.is_null()) {
-            let message = err.get("message").and_then(Value::as_str).unwrap_or("upstream error").to_owned();
+            let message = err
+                .get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("upstream error")
+                .to_owned();
             encode_event(out, None, data);
             self.state = StreamState::Failed;
             self.error_message = Some(message);
             return;
         }
         let usage = value.get("usage").and_then(Usage::from_openai);
-        let choices_empty = value.get("choices").and_then(Value::as_array).is_none_or(Vec::is_empty);
+        let choices_empty = value
+            .get("choices")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty);
         if let Some(u) = usage {
             self.usage = Some(u);
             if choices_empty && !self.options.include_usage {
@@ -161,7 +170,10 @@ impl StreamTranslator {
             }
         }
         if let Some(choices) = value.get("choices").and_then(Value::as_array) {
-            if choices.iter().any(|c| c.get("finish_reason").is_some_and(|f| !f.is_null())) {
+            if choices
+                .iter()
+                .any(|c| c.get("finish_reason").is_some_and(|f| !f.is_null()))
+            {
                 self.saw_finish = true;
             }
         }
@@ -178,7 +190,12 @@ mod tests {
     use super::*;
 
     fn translator(include_usage: bool) -> StreamTranslator {
-        StreamTranslator::new(Dialect::OpenAi, Dialect::OpenAi, StreamOptions { include_usage }).unwrap()
+        StreamTranslator::new(
+            Dialect::OpenAi,
+            Dialect::OpenAi,
+            StreamOptions { include_usage },
+        )
+        .unwrap()
     }
 
     const CHUNK: &str = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}"#;
@@ -192,7 +209,12 @@ mod tests {
     #[test]
     fn clean_stream_passes_through_byte_for_byte() {
         let mut t = translator(true);
-        let input = format!("{}{}{}data: [DONE]\n\n", frame(CHUNK), frame(FINISH), frame(USAGE));
+        let input = format!(
+            "{}{}{}data: [DONE]\n\n",
+            frame(CHUNK),
+            frame(FINISH),
+            frame(USAGE)
+        );
         let mut out = t.feed(input.as_bytes());
         out.extend(t.finish());
         assert_eq!(String::from_utf8(out).unwrap(), input);
@@ -204,7 +226,10 @@ mod tests {
     fn usage_chunk_is_withheld_when_client_did_not_ask() {
         let mut t = translator(false);
         let out = t.feed(format!("{}{}data: [DONE]\n\n", frame(FINISH), frame(USAGE)).as_bytes());
-        assert_eq!(String::from_utf8(out).unwrap(), format!("{}data: [DONE]\n\n", frame(FINISH)));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{}data: [DONE]\n\n", frame(FINISH))
+        );
         assert_eq!(t.usage().unwrap().output_tokens, 2);
     }
 
@@ -232,7 +257,10 @@ mod tests {
         let mut t = translator(false);
         let dirty = CHUNK.replacen("\"choices\"", "\"x_groq\":{\"id\":1},\"choices\"", 1);
         let out = t.feed(format!("{}data: [DONE]\n\ndata: [DONE]\n\n", frame(&dirty)).as_bytes());
-        assert_eq!(String::from_utf8(out).unwrap(), format!("{}data: [DONE]\n\n", frame(CHUNK)));
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            format!("{}data: [DONE]\n\n", frame(CHUNK))
+        );
     }
 
     #[test]

@@ -22,11 +22,20 @@ pub struct UpstreamOptions<'a> {
 }
 
 fn unsupported(from: Dialect, to: Dialect) -> CoreError {
-    CoreError::unsupported(format!("translation {} -> {} is not available", from.name(), to.name()))
+    CoreError::unsupported(format!(
+        "translation {} -> {} is not available",
+        from.name(),
+        to.name()
+    ))
 }
 
 /// Builds the upstream body from the client's body.
-pub fn translate_request(body: &[u8], client: Dialect, upstream: Dialect, opts: &UpstreamOptions<'_>) -> CoreResult<Vec<u8>> {
+pub fn translate_request(
+    body: &[u8],
+    client: Dialect,
+    upstream: Dialect,
+    opts: &UpstreamOptions<'_>,
+) -> CoreResult<Vec<u8>> {
     if client != upstream {
         return Err(unsupported(client, upstream));
     }
@@ -65,14 +74,20 @@ pub struct TranslatedResponse {
 }
 
 /// Translates a successful non-stream upstream body into the client's dialect.
-pub fn translate_response(body: &[u8], upstream: Dialect, client: Dialect) -> CoreResult<TranslatedResponse> {
+pub fn translate_response(
+    body: &[u8],
+    upstream: Dialect,
+    client: Dialect,
+) -> CoreResult<TranslatedResponse> {
     if client != upstream || client != Dialect::OpenAi {
         return Err(unsupported(upstream, client));
     }
-    let mut value: Value =
-        serde_json::from_slice(body).map_err(|e| CoreError::upstream(format!("upstream response is not JSON: {e}")))?;
+    let mut value: Value = serde_json::from_slice(body)
+        .map_err(|e| CoreError::upstream(format!("upstream response is not JSON: {e}")))?;
     if !value.is_object() {
-        return Err(CoreError::upstream("upstream response is not a JSON object"));
+        return Err(CoreError::upstream(
+            "upstream response is not a JSON object",
+        ));
     }
     let usage = value.get("usage").and_then(Usage::from_openai);
     let body = if sanitize_chat_object(&mut value) {
@@ -88,13 +103,17 @@ mod tests {
     use super::*;
 
     fn opts(model: &str) -> UpstreamOptions<'_> {
-        UpstreamOptions { model: Some(model), force_stream_usage: true }
+        UpstreamOptions {
+            model: Some(model),
+            force_stream_usage: true,
+        }
     }
 
     #[test]
     fn openai_request_rewrites_model_only() {
         let body = br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi"}],"x_vendor":{"k":[1,2.50]}}"#;
-        let out = translate_request(body, Dialect::OpenAi, Dialect::OpenAi, &opts("gpt-4o")).unwrap();
+        let out =
+            translate_request(body, Dialect::OpenAi, Dialect::OpenAi, &opts("gpt-4o")).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"x_vendor":{"k":[1,2.50]}}"#
@@ -108,7 +127,10 @@ mod tests {
         assert_eq!(out, br#"{"model":"b","messages":[]}"#);
         let body = br#"{"model":"a/b","messages":[],"stream":true}"#;
         let out = translate_request(body, Dialect::OpenAi, Dialect::OpenAi, &opts("b")).unwrap();
-        assert_eq!(out, br#"{"model":"b","messages":[],"stream":true,"stream_options":{"include_usage":true}}"#);
+        assert_eq!(
+            out,
+            br#"{"model":"b","messages":[],"stream":true,"stream_options":{"include_usage":true}}"#
+        );
     }
 
     #[test]

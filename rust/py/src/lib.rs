@@ -7,8 +7,13 @@
 use omniroute_core::error_body::{error_body as core_error_body, stream_error_event, ErrorSpec};
 use omniroute_core::inspect::{inspect_request as core_inspect, RequestInfo as CoreRequestInfo};
 use omniroute_core::sse::{encode_event, SseDecoder as CoreSseDecoder};
-use omniroute_core::stream::{StreamOptions, StreamState, StreamTranslator as CoreStreamTranslator};
-use omniroute_core::translate::{translate_request as core_translate_request, translate_response as core_translate_response, UpstreamOptions};
+use omniroute_core::stream::{
+    StreamOptions, StreamState, StreamTranslator as CoreStreamTranslator,
+};
+use omniroute_core::translate::{
+    translate_request as core_translate_request, translate_response as core_translate_response,
+    UpstreamOptions,
+};
 use omniroute_core::usage::Usage as CoreUsage;
 use omniroute_core::{CoreError, Dialect};
 use pyo3::create_exception;
@@ -16,17 +21,39 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-create_exception!(_core, OmnirouteError, PyException, "Base class of every OmniRoute error.");
-create_exception!(_core, InvalidRequestError, OmnirouteError, "The client's request cannot be accepted.");
-create_exception!(_core, UpstreamProtocolError, OmnirouteError, "The upstream broke its own wire protocol.");
-create_exception!(_core, UnsupportedError, OmnirouteError, "A dialect pairing or feature that is not available.");
+create_exception!(
+    _core,
+    OmnirouteError,
+    PyException,
+    "Base class of every OmniRoute error."
+);
+create_exception!(
+    _core,
+    InvalidRequestError,
+    OmnirouteError,
+    "The client's request cannot be accepted."
+);
+create_exception!(
+    _core,
+    UpstreamProtocolError,
+    OmnirouteError,
+    "The upstream broke its own wire protocol."
+);
+create_exception!(
+    _core,
+    UnsupportedError,
+    OmnirouteError,
+    "A dialect pairing or feature that is not available."
+);
 
 /// Bodies above this size are processed with the GIL released.
 const DETACH_THRESHOLD: usize = 256 * 1024;
 
 fn to_py_err(err: CoreError) -> PyErr {
     match err {
-        CoreError::InvalidRequest { message, param } => InvalidRequestError::new_err((message, param)),
+        CoreError::InvalidRequest { message, param } => {
+            InvalidRequestError::new_err((message, param))
+        }
         CoreError::UpstreamProtocol { message } => UpstreamProtocolError::new_err(message),
         CoreError::Unsupported { message } => UnsupportedError::new_err(message),
     }
@@ -73,9 +100,14 @@ impl From<CoreRequestInfo> for RequestInfo {
 #[pymethods]
 impl RequestInfo {
     fn __repr__(&self) -> String {
+        let py_bool = |b: bool| if b { "True" } else { "False" };
+        let model = self.model.as_ref().map_or_else(|| "None".to_owned(), |m| format!("{m:?}"));
+        let max_tokens = self.max_tokens.map_or_else(|| "None".to_owned(), |n| n.to_string());
         format!(
-            "RequestInfo(model={:?}, stream={}, include_usage={}, max_tokens={:?}, has_tools={})",
-            self.model, self.stream, self.include_usage, self.max_tokens, self.has_tools
+            "RequestInfo(model={model}, stream={}, include_usage={}, max_tokens={max_tokens}, has_tools={})",
+            py_bool(self.stream),
+            py_bool(self.include_usage),
+            py_bool(self.has_tools)
         )
     }
 }
@@ -116,7 +148,9 @@ impl Usage {
 #[pyfunction]
 fn inspect_request(py: Python<'_>, body: &[u8], dialect_name: &str) -> PyResult<RequestInfo> {
     let d = dialect(dialect_name)?;
-    with_body(py, body, |b| core_inspect(b, d)).map(RequestInfo::from).map_err(to_py_err)
+    with_body(py, body, |b| core_inspect(b, d))
+        .map(RequestInfo::from)
+        .map_err(to_py_err)
 }
 
 #[pyfunction]
@@ -130,7 +164,10 @@ fn translate_request<'py>(
     force_stream_usage: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let (c, u) = (dialect(client)?, dialect(upstream)?);
-    let opts = UpstreamOptions { model, force_stream_usage };
+    let opts = UpstreamOptions {
+        model,
+        force_stream_usage,
+    };
     let out = with_body(py, body, |b| core_translate_request(b, c, u, &opts)).map_err(to_py_err)?;
     Ok(PyBytes::new(py, &out))
 }
@@ -155,11 +192,19 @@ fn spec<'a>(
     param: Option<&'a str>,
     request_id: Option<&'a str>,
 ) -> ErrorSpec<'a> {
-    ErrorSpec { status, message, error_type, code, param, request_id }
+    ErrorSpec {
+        status,
+        message,
+        error_type,
+        code,
+        param,
+        request_id,
+    }
 }
 
 #[pyfunction]
 #[pyo3(signature = (dialect_name, status, message, *, error_type=None, code=None, param=None, request_id=None))]
+#[allow(clippy::too_many_arguments)] // mirrors the keyword-only Python signature
 fn error_body<'py>(
     py: Python<'py>,
     dialect_name: &str,
@@ -188,7 +233,10 @@ fn stream_error<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let d = dialect(dialect_name)?;
     let e = spec(status, message, error_type, code, None, None);
-    Ok(PyBytes::new(py, &stream_error_event(d, &e, sequence_number)))
+    Ok(PyBytes::new(
+        py,
+        &stream_error_event(d, &e, sequence_number),
+    ))
 }
 
 #[pyfunction]
@@ -209,7 +257,9 @@ struct SseDecoder {
 impl SseDecoder {
     #[new]
     fn new() -> Self {
-        SseDecoder { inner: CoreSseDecoder::new() }
+        SseDecoder {
+            inner: CoreSseDecoder::new(),
+        }
     }
 
     fn feed(&mut self, chunk: &[u8]) -> Vec<(Option<String>, String)> {
@@ -235,8 +285,12 @@ impl StreamTranslator {
     #[new]
     #[pyo3(signature = (upstream, client, *, include_usage=false))]
     fn new(upstream: &str, client: &str, include_usage: bool) -> PyResult<Self> {
-        let inner = CoreStreamTranslator::new(dialect(upstream)?, dialect(client)?, StreamOptions { include_usage })
-            .map_err(to_py_err)?;
+        let inner = CoreStreamTranslator::new(
+            dialect(upstream)?,
+            dialect(client)?,
+            StreamOptions { include_usage },
+        )
+        .map_err(to_py_err)?;
         Ok(StreamTranslator { inner })
     }
 
@@ -277,7 +331,10 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("OmnirouteError", py.get_type::<OmnirouteError>())?;
     m.add("InvalidRequestError", py.get_type::<InvalidRequestError>())?;
-    m.add("UpstreamProtocolError", py.get_type::<UpstreamProtocolError>())?;
+    m.add(
+        "UpstreamProtocolError",
+        py.get_type::<UpstreamProtocolError>(),
+    )?;
     m.add("UnsupportedError", py.get_type::<UnsupportedError>())?;
     m.add_class::<RequestInfo>()?;
     m.add_class::<Usage>()?;
