@@ -104,8 +104,9 @@ def prepare_storage(settings: Settings, config: ConfigFile | None, environ: Mapp
 
     conn = open_database(settings.data_path)
     try:
+        # Creates the key file now, before several workers could race to create it.
+        vault = Vault.from_settings(settings.encryption_key, settings.data_path)
         if config is not None:
-            vault = Vault.from_settings(settings.encryption_key, settings.data_path)
             for name, key in apply_config(Repositories(conn, vault), config, environ):
                 print(
                     f"omniroute: generated API key '{name}' (shown once, store it now): {key}",
@@ -155,6 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         prepare_storage(settings, config, environ)
     except ConfigError as exc:
         print(f"omniroute: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"omniroute: error: cannot prepare the data directory: {exc}", file=sys.stderr)
         return 2
     serve(settings)
     return 0

@@ -100,7 +100,9 @@ def locate(text: str, path: list[str | int]) -> int | None:
             index = parts[0]
             parts = parts[1:]
         escaped = re.escape(table)
-        pattern = re.compile(rf"^\s*\[\[\s*{escaped}\s*\]\]" if index is not None else rf"^\s*\[\s*{escaped}\s*\]")
+        pattern = re.compile(
+            rf"^\s*\[\[\s*{escaped}\s*\]\]" if index is not None else rf"^\s*\[\s*{escaped}\s*\]"
+        )
         seen = -1
         for number, line in enumerate(lines):
             if pattern.match(line):
@@ -178,8 +180,14 @@ def _check_semantics(file: Path, text: str, config: ConfigFile) -> None:
         if conn.base_url is not None and not re.match(r"^https?://", conn.base_url):
             raise _fail(file, text, [*path, "base_url"], "base_url must start with http:// or https://")
     prefixes: set[str] = set()
+    node_ids: set[str] = set()
     for i, node in enumerate(config.nodes):
         path = ["nodes", i]
+        if node.id in BY_NAME:
+            raise _fail(file, text, [*path, "id"], f"node id {node.id!r} is already a provider name")
+        if node.id in node_ids or not node.id.strip():
+            raise _fail(file, text, [*path, "id"], f"node id {node.id!r} is empty or duplicated")
+        node_ids.add(node.id)
         if node.prefix in BY_NAME:
             raise _fail(file, text, [*path, "prefix"], f"prefix {node.prefix!r} is already a provider name")
         if node.prefix in prefixes or "/" in node.prefix or not node.prefix:
@@ -191,10 +199,15 @@ def _check_semantics(file: Path, text: str, config: ConfigFile) -> None:
         if not re.match(r"^https?://", node.base_url):
             raise _fail(file, text, [*path, "base_url"], "base_url must start with http:// or https://")
     names: set[str] = set()
+    values: set[str] = set()
     for i, key in enumerate(config.api_keys):
         if key.name in names:
             raise _fail(file, text, ["api_keys", i, "name"], f"duplicate api key name {key.name!r}")
         names.add(key.name)
+        if key.key is not None:
+            if key.key in values:
+                raise _fail(file, text, ["api_keys", i, "key"], "the same key value is given twice")
+            values.add(key.key)
         if key.key is not None and len(key.key) < 16:
             raise _fail(file, text, ["api_keys", i, "key"], "key must be at least 16 characters")
 

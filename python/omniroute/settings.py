@@ -39,6 +39,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     shutdown_timeout: float = 30.0
     max_body_bytes: int = 32 * 1024 * 1024
 
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={'<hidden>' if name == 'encryption_key' and value else repr(value)}"
+            for name, value in msgspec.structs.asdict(self).items()
+        )
+        return f"Settings({shown})"
+
     @property
     def data_path(self) -> Path:
         return Path(self.data_dir).expanduser()
@@ -139,6 +146,10 @@ def validate(settings: Settings) -> Settings:
     for name in ("connect_timeout", "first_byte_timeout", "stream_idle_timeout", "request_timeout"):
         if getattr(settings, name) <= 0:
             raise ConfigError(f"{name} must be positive")
+    if settings.shutdown_timeout < 0:
+        raise ConfigError("shutdown_timeout must not be negative")
+    if settings.max_body_bytes < 1024:
+        raise ConfigError("max_body_bytes must be at least 1024")
     return msgspec.structs.replace(settings, log_level=settings.log_level.lower())
 
 

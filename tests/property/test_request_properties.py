@@ -46,9 +46,11 @@ wild_json = st.recursive(
 )
 # Byte soup biased towards JSON tokens, so the scanner is exercised past its first byte.
 json_tokens = st.sampled_from(
-    [b"{", b"}", b"[", b"]", b'"', b":", b",", b" ", b"\n", b"null", b"true", b"1", b"-0.5e3", b"01"]
-    + [b'"model"', b'"messages"', b'"stream"', b'"stream_options"', b'"max_tokens"', b'"a"']
-    + [b"\\", b'\\"', b"\\u00e9", b"\\ud800", b"\xff", b"\xc3", b"\xef\xbb\xbf", b"\x00"]
+    [
+        *(b"{", b"}", b"[", b"]", b'"', b":", b",", b" ", b"\n", b"null", b"true", b"1", b"-0.5e3", b"01"),
+        *(b'"model"', b'"messages"', b'"stream"', b'"stream_options"', b'"max_tokens"', b'"a"'),
+        *(b"\\", b'\\"', b"\\u00e9", b"\\ud800", b"\xff", b"\xc3", b"\xef\xbb\xbf", b"\x00"),
+    ]
 )
 byte_soup = st.binary(max_size=200) | st.lists(json_tokens, max_size=40).map(b"".join)
 
@@ -62,9 +64,20 @@ messages = st.lists(
     | json_values,
     max_size=3,
 )
-stream_options = json_values | st.fixed_dictionaries(
-    {"include_usage": st.booleans() | json_values}, optional={"x": json_values}
+# stream_options is the one member the core re-serialises (when it forces include_usage); its
+# numbers must survive exactly (float_roundtrip), pinned by test_rewritten_stream_options_keep_float_values.
+integral_json = st.recursive(
+    st.none() | st.booleans() | json_ints | st.text(max_size=12),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=8,
 )
+# Only an object (or null) is a valid stream_options; other shapes are rejected with a 400.
+stream_options = st.none() | st.fixed_dictionaries(
+    {"include_usage": st.booleans() | integral_json}, optional={"x": integral_json}
+)
+any_stream_options = integral_json | stream_options
 max_tokens = st.none() | st.integers(0, U64_MAX)
 UNSET: Any = object()
 
@@ -123,7 +136,7 @@ def loose_objects(draw: st.DrawFn) -> dict[str, Any]:
                 "model": st.text(max_size=8),
                 "messages": messages,
                 "stream": st.none() | st.booleans(),
-                "stream_options": stream_options,
+                "stream_options": any_stream_options,
                 "max_tokens": max_tokens,
                 "max_completion_tokens": max_tokens,
             }[key]
@@ -176,7 +189,7 @@ def test_deep_nesting_neither_crashes_nor_changes_the_body() -> None:
     # accepts the body and forwards the nested member untouched.
     for depth in (200, 1_000_000):
         nested = b"[" * depth + b"]" * depth
-        body = b'{"model":"m","messages":' + nested + b',"stream":true,"stream_options":' + nested + b"}"
+        body = b'{"model":"m","messages":' + nested + b',"stream":true,"x_deep":' + nested + b"}"
         assert _core.inspect_request(body, "openai").model == "m"
         out = _core.translate_request(body, "openai", "openai", model="x")
         assert out == body.replace(b'"m"', b'"x"', 1)
@@ -198,8 +211,8 @@ def test_inspect_accepts_exactly_the_well_typed_bodies(body: Body) -> None:
         and (isinstance(obj.get("model"), str) or "model" not in obj)
         and obj.get("stream") in (None, True, False)
         and (mct is None or is_u64(mct))
-        # max_tokens is only read when max_completion_tokens gives no value.
-        and (is_u64(mct) or mt is None or is_u64(mt))
+        and (mt is None or is_u64(mt))
+        and (obj.get("stream_options") is None or isinstance(obj.get("stream_options"), dict))
     )
     info = accepted_or_invalid(_core.inspect_request, body.text.encode("utf-8"), "openai")
     if not well_typed:
@@ -298,3 +311,9 @@ def test_null_optional_fields_count_as_absent() -> None:
     assert (info.stream, info.max_tokens) == (False, None)
     out = _core.translate_request(body, "openai", "openai", force_stream_usage=True)
     assert out == b'{"model":"m","messages":[],"stream":null,"max_tokens":null}'
+
+
+def test_rewritten_stream_options_keep_float_values() -> None:
+    body = b'{"model":"m","messages":[],"stream":true,"stream_options":{"x":3.2691996243347885e+45}}'
+    out = _core.translate_request(body, "openai", "openai", force_stream_usage=True)
+    assert json.loads(out)["stream_options"] == {"x": 3.2691996243347885e45, "include_usage": True}

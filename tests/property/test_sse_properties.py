@@ -10,6 +10,7 @@ cut at arbitrary byte positions (also inside CRLF pairs and inside UTF-8 charact
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -47,7 +48,7 @@ def decode(chunks: list[bytes]) -> tuple[list[Event], bool]:
 def split_at(payload: bytes, cuts: list[int]) -> list[bytes]:
     """Cuts `payload` at the given offsets (duplicates allowed: they make empty chunks)."""
     bounds = [0, *sorted(min(c, len(payload)) for c in cuts), len(payload)]
-    return [payload[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [payload[a:b] for a, b in pairwise(bounds)]
 
 
 def join_lines(lines: list[str], eols: list[str]) -> bytes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from hypothesis import given, settings
@@ -44,8 +45,10 @@ USAGE = (
 )
 
 content_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=16)
+# A chunk with extras is re-serialised: floats must survive that exactly (float_roundtrip).
 extra_value = (
     st.none()
+    | st.floats(allow_nan=False, allow_infinity=False)
     | st.integers(-5, 10**6)
     | st.text(max_size=6)
     | st.dictionaries(st.text(max_size=4), st.integers())
@@ -189,7 +192,7 @@ def upstreams(draw: st.DrawFn) -> Upstream:
 
 def split_at(payload: bytes, cuts: list[int]) -> list[bytes]:
     bounds = [0, *sorted(min(c, len(payload)) for c in cuts), len(payload)]
-    return [payload[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [payload[a:b] for a, b in pairwise(bounds)]
 
 
 @dataclass
@@ -348,3 +351,26 @@ def test_failure_reported_by_the_caller_ends_with_an_error(up: Upstream, seed: i
     assert DONE not in events
     assert translator.state == "failed"
     assert translator.finish() == b""
+
+
+def test_sanitised_chunk_keeps_float_values() -> None:
+    logprob = -11.344658641898933
+    chunk = {
+        "id": "c",
+        "object": "chat.completion.chunk",
+        "created": 1,
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "delta": {"content": "a"},
+                "logprobs": {"content": [{"token": "a", "logprob": logprob}]},
+                "finish_reason": None,
+                "stop_reason": None,
+            }
+        ],
+    }
+    translator = _core.StreamTranslator("openai", "openai")
+    out = translator.feed(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+    relayed = json.loads(out.removeprefix(b"data: "))
+    assert relayed["choices"][0]["logprobs"]["content"][0]["logprob"] == logprob

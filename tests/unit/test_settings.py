@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import msgspec
@@ -63,9 +64,16 @@ def test_build_settings_none_flag_does_not_override_env() -> None:
         ("OMNIROUTE_ALLOW_OPEN_BIND", "allow_open_bind", "yes", True),
     ],
 )
-def test_build_settings_env_variable_maps_to_field(env_name: str, field: str, raw: str, expected: object) -> None:
+def test_build_settings_env_variable_maps_to_field(
+    env_name: str, field: str, raw: str, expected: object
+) -> None:
     settings = build_settings(flags={}, environ={env_name: raw})
     assert getattr(settings, field) == expected
+
+
+def test_build_settings_hostname_env_ignored_when_machine_name() -> None:
+    settings = build_settings(flags={}, environ={"HOSTNAME": socket.gethostname()})
+    assert settings.host == "127.0.0.1"
 
 
 def test_build_settings_numeric_encryption_key_stays_string() -> None:
@@ -104,7 +112,9 @@ def test_env_integer_accepts_surrounding_whitespace() -> None:
     assert build_settings(flags={}, environ={"PORT": " 8081 "}).port == 8081
 
 
-@pytest.mark.parametrize(("name", "raw"), [("PORT", "abc"), ("PORT", ""), ("PORT", "80.5"), ("OMNIROUTE_WORKERS", "2.5")])
+@pytest.mark.parametrize(
+    ("name", "raw"), [("PORT", "abc"), ("PORT", ""), ("PORT", "80.5"), ("OMNIROUTE_WORKERS", "2.5")]
+)
 def test_env_integer_config_error_when_not_integer(name: str, raw: str) -> None:
     with pytest.raises(ConfigError, match=name) as info:
         build_settings(flags={}, environ={name: raw})
@@ -154,7 +164,9 @@ def test_validate_log_level_lowercased_when_uppercase() -> None:
     assert build_settings(flags={}, environ={"LOG_LEVEL": "WARNING"}).log_level == "warning"
 
 
-@pytest.mark.parametrize("name", ["connect_timeout", "first_byte_timeout", "stream_idle_timeout", "request_timeout"])
+@pytest.mark.parametrize(
+    "name", ["connect_timeout", "first_byte_timeout", "stream_idle_timeout", "request_timeout"]
+)
 @pytest.mark.parametrize("value", [0, 0.0, -1.5])
 def test_validate_timeout_rejected_when_not_positive(name: str, value: float) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -227,6 +239,8 @@ def test_settings_from_worker_env_validates_env_when_json_absent() -> None:
         settings_from_worker_env({"PORT": "0"})
 
 
-def test_settings_from_worker_env_reads_process_environment_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_from_worker_env_reads_process_environment_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv(SETTINGS_ENV, Settings(port=7777).to_json().decode())
     assert settings_from_worker_env().port == 7777

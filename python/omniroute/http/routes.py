@@ -11,12 +11,12 @@ Handler = Callable[[Request], Awaitable[None]]
 
 def normalise_path(path: str) -> str:
     """Rewrites that reach the /v1 handlers: `/v1/v1/*` and the unversioned OpenAI paths."""
+    if len(path) > 1 and path.endswith("/"):
+        path = path.rstrip("/") or "/"
     while path.startswith("/v1/v1/"):
         path = path[3:]
     if path in ("/chat/completions", "/models", "/responses", "/embeddings"):
         return "/v1" + path
-    if len(path) > 1 and path.endswith("/"):
-        path = path.rstrip("/")
     return path
 
 
@@ -38,9 +38,10 @@ class Router:
         handler = self._exact.get((method, path))
         if handler is not None:
             return handler, True
+        known = path in self._paths
         for m, prefix, h in self._prefixes:
             if path.startswith(prefix):
                 if m == method:
                     return h, True
-                return None, True
-        return None, path in self._paths
+                known = True
+        return None, known

@@ -79,7 +79,8 @@ def build_catalog(connections: list[ConnectionRow], nodes: list[NodeRow], keys: 
         providers[spec.id] = spec
         providers[spec.alias] = spec
     for node in nodes:
-        if not node.enabled:
+        if not node.enabled or node.id in BY_NAME:
+            # A node named like a registry provider would shadow that provider's accounts.
             continue
         spec = node_spec(node)
         accounts[spec.id] = [

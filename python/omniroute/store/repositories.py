@@ -33,7 +33,7 @@ class Repositories:
         row = self.conn.execute(
             "SELECT config_hash FROM connections WHERE provider = ? AND name = ?", (provider, name)
         ).fetchone()
-        return None if row is None else str(row[0])
+        return None if row is None or row[0] is None else str(row[0])
 
     def upsert_connection(
         self,
@@ -55,7 +55,8 @@ class Repositories:
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (provider, name) DO UPDATE SET base_url = excluded.base_url,
                    priority = excluded.priority, enabled = excluded.enabled, secret = excluded.secret,
-                   models = excluded.models, config_hash = excluded.config_hash, updated_at = excluded.updated_at""",
+                   models = excluded.models, config_hash = COALESCE(excluded.config_hash, connections.config_hash),
+                   updated_at = excluded.updated_at""",
             (
                 provider,
                 name,
@@ -91,7 +92,7 @@ class Repositories:
     # nodes -------------------------------------------------------------------------------
     def node_hash(self, node_id: str) -> str | None:
         row = self.conn.execute("SELECT config_hash FROM nodes WHERE id = ?", (node_id,)).fetchone()
-        return None if row is None else str(row[0])
+        return None if row is None or row[0] is None else str(row[0])
 
     def upsert_node(
         self,
@@ -112,7 +113,8 @@ class Repositories:
                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (id) DO UPDATE SET prefix = excluded.prefix, dialect = excluded.dialect,
                    base_url = excluded.base_url, secret = excluded.secret, models = excluded.models,
-                   enabled = excluded.enabled, config_hash = excluded.config_hash, updated_at = excluded.updated_at""",
+                   enabled = excluded.enabled, config_hash = COALESCE(excluded.config_hash, nodes.config_hash),
+                   updated_at = excluded.updated_at""",
             (
                 node_id,
                 prefix,
@@ -147,7 +149,7 @@ class Repositories:
     # inbound keys ------------------------------------------------------------------------
     def api_key_hash(self, name: str) -> str | None:
         row = self.conn.execute("SELECT config_hash FROM api_keys WHERE name = ?", (name,)).fetchone()
-        return None if row is None else str(row[0])
+        return None if row is None or row[0] is None else str(row[0])
 
     def upsert_api_key(
         self,
@@ -162,7 +164,8 @@ class Repositories:
             """INSERT INTO api_keys (id, name, key_hash, key_hint, allowed_models, config_hash, created_at)
                VALUES (?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (name) DO UPDATE SET key_hash = excluded.key_hash, key_hint = excluded.key_hint,
-                   allowed_models = excluded.allowed_models, config_hash = excluded.config_hash, revoked_at = NULL""",
+                   allowed_models = excluded.allowed_models,
+                   config_hash = COALESCE(excluded.config_hash, api_keys.config_hash)""",
             (
                 "key_" + secrets.token_hex(8),
                 name,

@@ -72,15 +72,15 @@ pub fn inspect_request(body: &[u8], dialect: Dialect) -> CoreResult<RequestInfo>
     match dialect {
         Dialect::OpenAi => {
             require_array(&obj, "messages")?;
-            info.include_usage = obj
-                .get("stream_options")
-                .and_then(|m| serde_json::from_str::<Value>(m.raw).ok())
-                .and_then(|v| v.get("include_usage").and_then(Value::as_bool))
+            let stream_options =
+                obj.parse_field::<Option<serde_json::Map<String, Value>>>("stream_options")?;
+            info.include_usage = stream_options
+                .flatten()
+                .and_then(|o| o.get("include_usage").and_then(Value::as_bool))
                 .unwrap_or(false);
-            info.max_tokens = match obj.parse_field::<u64>("max_completion_tokens")? {
-                Some(n) => Some(n),
-                None => obj.parse_field::<u64>("max_tokens")?,
-            };
+            let max_completion = obj.parse_field::<u64>("max_completion_tokens")?;
+            let max_tokens = obj.parse_field::<u64>("max_tokens")?;
+            info.max_tokens = max_completion.or(max_tokens);
             info.has_tools = tools_present(&obj, "tools") || tools_present(&obj, "functions");
         }
         Dialect::Anthropic => {
@@ -146,6 +146,25 @@ mod tests {
         assert!(matches!(err, CoreError::InvalidRequest { param: Some(p), .. } if p == "model"));
         let err = inspect_request(br#"{"model":"m"}"#, Dialect::OpenAi).unwrap_err();
         assert!(err.message().contains("messages"));
+    }
+
+    #[test]
+    fn stream_options_must_be_an_object_and_both_max_fields_are_checked() {
+        let err = inspect_request(
+            br#"{"model":"m","messages":[],"stream_options":"x"}"#,
+            Dialect::OpenAi,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, CoreError::InvalidRequest { param: Some(p), .. } if p == "stream_options")
+        );
+        let body = br#"{"model":"m","messages":[],"max_completion_tokens":5,"max_tokens":"many"}"#;
+        assert!(inspect_request(body, Dialect::OpenAi).is_err());
+        let ok = inspect_request(
+            br#"{"model":"m","messages":[],"max_completion_tokens":5,"max_tokens":9}"#,
+            Dialect::OpenAi,
+        );
+        assert_eq!(ok.unwrap().max_tokens, Some(5));
     }
 
     #[test]

@@ -143,8 +143,9 @@ impl SseDecoder {
 /// Appends one event in SSE framing to `out`. Multi-line data becomes several `data:` lines.
 pub fn encode_event(out: &mut Vec<u8>, event: Option<&str>, data: &str) {
     if let Some(name) = event {
+        // A line break inside the name would start a new field: drop CR and LF.
         out.extend_from_slice(b"event: ");
-        out.extend_from_slice(name.as_bytes());
+        out.extend(name.bytes().filter(|b| *b != b'\r' && *b != b'\n'));
         out.push(b'\n');
     }
     for line in data.split("\r\n").flat_map(|l| l.split(['\r', '\n'])) {
@@ -239,6 +240,13 @@ mod tests {
             decode_all(&[&bytes]),
             vec![data(None, "x\nevent: evil\ny\n")]
         );
+    }
+
+    #[test]
+    fn encoder_strips_line_breaks_from_event_names() {
+        let mut bytes = Vec::new();
+        encode_event(&mut bytes, Some("a\r\ndata: evil\nb"), "x");
+        assert_eq!(decode_all(&[&bytes]), vec![data(Some("adata: evilb"), "x")]);
     }
 
     #[test]

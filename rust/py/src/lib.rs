@@ -101,8 +101,13 @@ impl From<CoreRequestInfo> for RequestInfo {
 impl RequestInfo {
     fn __repr__(&self) -> String {
         let py_bool = |b: bool| if b { "True" } else { "False" };
-        let model = self.model.as_ref().map_or_else(|| "None".to_owned(), |m| format!("{m:?}"));
-        let max_tokens = self.max_tokens.map_or_else(|| "None".to_owned(), |n| n.to_string());
+        let model = self
+            .model
+            .as_ref()
+            .map_or_else(|| "None".to_owned(), |m| format!("{m:?}"));
+        let max_tokens = self
+            .max_tokens
+            .map_or_else(|| "None".to_owned(), |n| n.to_string());
         format!(
             "RequestInfo(model={model}, stream={}, include_usage={}, max_tokens={max_tokens}, has_tools={})",
             py_bool(self.stream),
