@@ -8,6 +8,7 @@ pub mod dialect;
 pub mod error;
 pub mod error_body;
 pub mod inspect;
+pub mod ir;
 pub mod json_scan;
 pub mod rewrite;
 pub mod sanitize;
