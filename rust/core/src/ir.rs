@@ -215,6 +215,8 @@ pub enum StreamEvent {
     TextDelta { index: usize, text: String },
     ReasoningDelta { index: usize, text: String },
     SignatureDelta { index: usize, signature: String },
+    /// Opaque reasoning state for a reasoning block (Responses `encrypted_content`).
+    EncryptedReasoning { index: usize, data: String },
     ToolArgsDelta { index: usize, json: String },
     BlockStop { index: usize },
     /// Usage so far (cumulative; later values replace earlier ones field by field when non-zero).

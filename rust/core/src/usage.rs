@@ -2,7 +2,11 @@
 
 use serde_json::Value;
 
-/// Token counts of one call. `None` means the upstream did not report that count.
+/// Token counts of one call, in one convention for every dialect:
+/// `input_tokens` is the whole prompt, cached and cache-creation tokens included (OpenAI and
+/// Gemini count this way; Anthropic's three fields are added up); `output_tokens` is the whole
+/// completion, reasoning included (Gemini's thoughts are added to its candidates count);
+/// `cached_tokens`, `cache_creation_tokens` and `reasoning_tokens` are the subsets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Usage {
     pub input_tokens: u64,

@@ -57,6 +57,9 @@ pub struct EncodeOptions {
     pub model: Option<String>,
     /// OpenAI Chat: the client asked for the usage chunk.
     pub include_usage: bool,
+    /// Dialect of the upstream that produced the answer. Signatures and encrypted reasoning
+    /// are only passed to a client of the same dialect (they mean nothing elsewhere).
+    pub upstream: Option<Dialect>,
 }
 
 /// Turns upstream SSE events into IR stream events.
