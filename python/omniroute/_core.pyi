@@ -44,7 +44,16 @@ class SseDecoder:
 
 @final
 class StreamTranslator:
-    def __new__(cls, upstream: str, client: str, *, include_usage: bool = False) -> StreamTranslator: ...
+    def __new__(
+        cls,
+        upstream: str,
+        client: str,
+        *,
+        include_usage: bool = False,
+        created: int = 0,
+        response_id: str | None = None,
+        model: str | None = None,
+    ) -> StreamTranslator: ...
     def feed(self, chunk: bytes) -> bytes: ...
     def finish(self) -> bytes: ...
     def fail(self, message: str) -> bytes: ...
@@ -54,12 +63,28 @@ class StreamTranslator:
     def state(self) -> str: ...
     @property
     def error_message(self) -> str | None: ...
+    @property
+    def completed_response(self) -> str | None: ...
 
 def inspect_request(body: bytes, dialect_name: str) -> RequestInfo: ...
 def translate_request(
-    body: bytes, client: str, upstream: str, *, model: str | None = None, force_stream_usage: bool = False
+    body: bytes,
+    client: str,
+    upstream: str,
+    *,
+    model: str | None = None,
+    force_stream_usage: bool = False,
+    merge_system: bool = False,
 ) -> bytes: ...
-def translate_response(body: bytes, upstream: str, client: str) -> tuple[bytes, Usage | None]: ...
+def translate_response(
+    body: bytes,
+    upstream: str,
+    client: str,
+    *,
+    created: int = 0,
+    response_id: str | None = None,
+    model: str | None = None,
+) -> tuple[bytes, Usage | None]: ...
 def error_body(
     dialect_name: str,
     status: int,
@@ -80,3 +105,4 @@ def stream_error(
     sequence_number: int = 0,
 ) -> bytes: ...
 def encode_sse(data: str, event: str | None = None) -> bytes: ...
+def keepalive(dialect_name: str) -> bytes: ...

@@ -23,8 +23,28 @@ class ToolCallSpec:
 
 
 @dataclass(frozen=True)
+class Tokens:
+    """Usage in OpenAI terms: `prompt` includes `cached`, `completion` includes `reasoning`."""
+
+    prompt: int
+    completion: int
+    cached: int
+    reasoning: int
+
+    @property
+    def total(self) -> int:
+        return self.prompt + self.completion
+
+
+@dataclass(frozen=True)
 class Script:
-    """What one response looks like. Every field is optional in the dict form."""
+    """What one response looks like. Every field is optional in the dict form.
+
+    Cross-dialect fields: `reasoning` (non-empty -> the answer opens with reasoning/thinking
+    content, two deltas when streamed), `signature` (the opaque token attached to that
+    reasoning; None -> "sig-mock-<n>" where n is the request's sequence number) and
+    `fail_midstream` (streams end with the dialect's in-band error instead of finishing).
+    """
 
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
@@ -47,10 +67,29 @@ class Script:
     crlf: bool = False
     split_bytes: int | None = None
     model: str | None = None
+    reasoning: str = ""
+    signature: str | None = None
+    fail_midstream: bool = False
 
     @property
     def is_error(self) -> bool:
         return not 200 <= self.status < 300
+
+    @property
+    def tokens(self) -> Tokens:
+        """Token counts in OpenAI terms; each dialect maps them to its own usage fields."""
+        reasoning = self.usage.get("reasoning_tokens", len(self.reasoning.split()))
+        default_completion = (len(self.text.split()) or 5) + len(self.reasoning.split())
+        return Tokens(
+            prompt=self.usage.get("prompt_tokens", 11),
+            completion=self.usage.get("completion_tokens", default_completion),
+            cached=self.usage.get("cached_tokens", 0),
+            reasoning=reasoning,
+        )
+
+    def signature_for(self, seq: int) -> str:
+        """The reasoning signature: the scripted one, else `sig-mock-<seq>`."""
+        return self.signature if self.signature is not None else f"sig-mock-{seq}"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Script:
@@ -82,6 +121,12 @@ class Script:
             raise ValueError(f"mock script status must be an int in 100..599: {self.status!r}")
         if not isinstance(self.text, str):
             raise TypeError("mock script text must be a string")
+        if not isinstance(self.reasoning, str):
+            raise TypeError("mock script reasoning must be a string")
+        if self.signature is not None and not isinstance(self.signature, str):
+            raise TypeError("mock script signature must be a string")
+        if not isinstance(self.fail_midstream, bool):
+            raise TypeError("mock script fail_midstream must be a boolean")
         if not isinstance(self.chunks, int) or self.chunks < 1:
             raise ValueError("mock script chunks must be an int >= 1")
         if self.cut_after is not None and (not isinstance(self.cut_after, int) or self.cut_after < 0):

@@ -70,7 +70,10 @@ pub enum Part {
 
 impl Part {
     pub fn text(text: impl Into<String>) -> Self {
-        Part::Text { text: text.into(), cache_control: None }
+        Part::Text {
+            text: text.into(),
+            cache_control: None,
+        }
     }
 }
 
@@ -106,7 +109,11 @@ pub enum ToolChoice {
 pub enum ResponseFormat {
     Text,
     JsonObject,
-    JsonSchema { name: String, schema: Value, strict: Option<bool> },
+    JsonSchema {
+        name: String,
+        schema: Value,
+        strict: Option<bool>,
+    },
 }
 
 /// Reasoning / extended-thinking controls.
@@ -202,29 +209,64 @@ pub enum BlockKind {
     Text,
     Reasoning,
     /// Anthropic `redacted_thinking` (data arrives whole).
-    RedactedReasoning { data: String },
-    ToolCall { id: String, name: String },
+    RedactedReasoning {
+        data: String,
+    },
+    ToolCall {
+        id: String,
+        name: String,
+    },
 }
 
 /// One step of a streamed answer. Block indexes are assigned by the decoder, dense from 0.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamEvent {
     /// The answer began. `usage` carries input counts where the upstream reports them early.
-    Start { id: String, model: String, usage: Option<Usage> },
-    BlockStart { index: usize, kind: BlockKind },
-    TextDelta { index: usize, text: String },
-    ReasoningDelta { index: usize, text: String },
-    SignatureDelta { index: usize, signature: String },
+    Start {
+        id: String,
+        model: String,
+        usage: Option<Usage>,
+    },
+    BlockStart {
+        index: usize,
+        kind: BlockKind,
+    },
+    TextDelta {
+        index: usize,
+        text: String,
+    },
+    ReasoningDelta {
+        index: usize,
+        text: String,
+    },
+    SignatureDelta {
+        index: usize,
+        signature: String,
+    },
     /// Opaque reasoning state for a reasoning block (Responses `encrypted_content`).
-    EncryptedReasoning { index: usize, data: String },
-    ToolArgsDelta { index: usize, json: String },
-    BlockStop { index: usize },
+    EncryptedReasoning {
+        index: usize,
+        data: String,
+    },
+    ToolArgsDelta {
+        index: usize,
+        json: String,
+    },
+    BlockStop {
+        index: usize,
+    },
     /// Usage so far (cumulative; later values replace earlier ones field by field when non-zero).
     Usage(Usage),
     /// Generation ended (usage may still follow, e.g. OpenAI's trailing usage chunk).
-    Finish { reason: StopReason, stop_sequence: Option<String> },
+    Finish {
+        reason: StopReason,
+        stop_sequence: Option<String>,
+    },
     /// The upstream reported an error in band.
-    Error { message: String, error_type: Option<String> },
+    Error {
+        message: String,
+        error_type: Option<String>,
+    },
 }
 
 /// Merges a later usage report into an earlier one (non-zero fields win).
@@ -250,7 +292,11 @@ pub fn fill_tool_result_names(messages: &mut [Message]) {
             match part {
                 Part::ToolCall { id, name, .. } => names.push((id.clone(), name.clone())),
                 Part::ToolResult { call_id, name, .. } if name.is_none() => {
-                    *name = names.iter().rev().find(|(id, _)| id == call_id).map(|(_, n)| n.clone());
+                    *name = names
+                        .iter()
+                        .rev()
+                        .find(|(id, _)| id == call_id)
+                        .map(|(_, n)| n.clone());
                 }
                 _ => {}
             }
@@ -285,20 +331,34 @@ mod tests {
             },
         ];
         fill_tool_result_names(&mut messages);
-        assert!(matches!(&messages[1].parts[0], Part::ToolResult { name: Some(n), .. } if n == "lookup"));
+        assert!(
+            matches!(&messages[1].parts[0], Part::ToolResult { name: Some(n), .. } if n == "lookup")
+        );
     }
 
     #[test]
     fn usage_merge_keeps_earlier_non_zero_fields() {
-        let mut u = Usage { input_tokens: 10, ..Default::default() };
-        merge_usage(&mut u, &Usage { output_tokens: 5, ..Default::default() });
+        let mut u = Usage {
+            input_tokens: 10,
+            ..Default::default()
+        };
+        merge_usage(
+            &mut u,
+            &Usage {
+                output_tokens: 5,
+                ..Default::default()
+            },
+        );
         assert_eq!((u.input_tokens, u.output_tokens), (10, 5));
     }
 
     #[test]
     fn effort_and_budget_round_trip_on_the_scale() {
         for effort in ["low", "medium", "high"] {
-            assert_eq!(effort_for_budget(budget_for_effort(effort).unwrap()), effort);
+            assert_eq!(
+                effort_for_budget(budget_for_effort(effort).unwrap()),
+                effort
+            );
         }
     }
 }

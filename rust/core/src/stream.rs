@@ -1,23 +1,27 @@
 //! Stream relay: upstream SSE bytes in, client-dialect SSE bytes out, usage captured.
 //!
-//! The translator owns one stream's state. It never lets a stream look finished when it was
-//! not: an upstream that stops before its finish marker, or a failure reported by the caller,
-//! ends the client stream with an in-band error in the client's dialect and no `[DONE]`.
+//! Three modes: OpenAI-to-OpenAI relays chunks byte-stable (sanitising provider extras);
+//! other same-dialect pairs forward every event's payload untouched while a decoder watches for
+//! usage and the terminal event; cross-dialect pairs decode to IR events and encode them for the
+//! client. In every mode a stream that stops before its terminal event, or a failure reported
+//! by the caller, ends with an in-band error in the client's dialect, never as a clean finish.
 
 use serde_json::Value;
 
-use crate::dialect::Dialect;
-use crate::error::{CoreError, CoreResult};
+use crate::dialect::{self, Dialect, EncodeOptions, StreamDecode, StreamEncode};
 use crate::error_body::{stream_error_event, ErrorSpec};
+use crate::ir::{merge_usage, StreamEvent};
 use crate::sanitize::sanitize_chat_object;
 use crate::sse::{encode_event, SseDecoder, SseEvent};
 use crate::usage::Usage;
 
 /// Per-stream options decided by the gateway.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct StreamOptions {
     /// The client asked for the usage chunk (`stream_options.include_usage`).
     pub include_usage: bool,
+    /// Ids, times and names the encoder needs (the core has no clock).
+    pub encode: EncodeOptions,
 }
 
 /// How the stream ended, as far as the translator saw it.
@@ -28,38 +32,64 @@ pub enum StreamState {
     Failed,
 }
 
+enum Mode {
+    OpenAiRelay {
+        saw_finish: bool,
+    },
+    Passthrough {
+        decoder: Box<dyn StreamDecode>,
+    },
+    Translate {
+        decoder: Box<dyn StreamDecode>,
+        encoder: Box<dyn StreamEncode>,
+    },
+}
+
 pub struct StreamTranslator {
     upstream: Dialect,
     client: Dialect,
-    options: StreamOptions,
-    decoder: SseDecoder,
+    include_usage: bool,
+    mode: Mode,
+    sse: SseDecoder,
     events: Vec<SseEvent>,
+    ir_events: Vec<StreamEvent>,
     usage: Option<Usage>,
-    saw_finish: bool,
     state: StreamState,
     error_message: Option<String>,
+    /// The `response.completed` payload, for a Responses client (the gateway stores it).
+    completed_response: Option<String>,
 }
 
 impl StreamTranslator {
-    pub fn new(upstream: Dialect, client: Dialect, options: StreamOptions) -> CoreResult<Self> {
-        if (upstream, client) != (Dialect::OpenAi, Dialect::OpenAi) {
-            return Err(CoreError::unsupported(format!(
-                "stream translation {} -> {} is not available",
-                upstream.name(),
-                client.name()
-            )));
-        }
-        Ok(StreamTranslator {
+    pub fn new(upstream: Dialect, client: Dialect, options: StreamOptions) -> Self {
+        let mode = if upstream == client && client == Dialect::OpenAi {
+            Mode::OpenAiRelay { saw_finish: false }
+        } else if upstream == client {
+            Mode::Passthrough {
+                decoder: dialect::decoder(upstream),
+            }
+        } else {
+            let mut encode = options.encode.clone();
+            encode.upstream = Some(upstream);
+            encode.include_usage = options.include_usage;
+            Mode::Translate {
+                decoder: dialect::decoder(upstream),
+                encoder: dialect::encoder(client, encode),
+            }
+        };
+        StreamTranslator {
             upstream,
             client,
-            options,
-            decoder: SseDecoder::new(),
+            include_usage: options.include_usage,
+            mode,
+            sse: SseDecoder::new(),
             events: Vec::new(),
+            ir_events: Vec::new(),
             usage: None,
-            saw_finish: false,
             state: StreamState::Open,
             error_message: None,
-        })
+            completed_response: None,
+        }
     }
 
     pub fn usage(&self) -> Option<Usage> {
@@ -75,6 +105,10 @@ impl StreamTranslator {
         self.error_message.as_deref()
     }
 
+    pub fn completed_response(&self) -> Option<&str> {
+        self.completed_response.as_deref()
+    }
+
     pub fn dialects(&self) -> (Dialect, Dialect) {
         (self.upstream, self.client)
     }
@@ -85,32 +119,51 @@ impl StreamTranslator {
         if self.state != StreamState::Open {
             return out;
         }
-        self.decoder.feed(chunk, &mut self.events);
+        self.sse.feed(chunk, &mut self.events);
         let events = std::mem::take(&mut self.events);
         for event in &events {
             if self.state != StreamState::Open {
                 break;
             }
-            self.relay_openai(event, &mut out);
+            match self.mode {
+                Mode::OpenAiRelay { .. } => self.relay_openai(event, &mut out),
+                Mode::Passthrough { .. } => self.relay_passthrough(event, &mut out),
+                Mode::Translate { .. } => self.relay_translate(event, &mut out),
+            }
         }
         self.events = events;
         self.events.clear();
         out
     }
 
-    /// The upstream body ended. Returns the closing bytes: `[DONE]` when the stream really
-    /// finished (added if the upstream left it out), else an in-band error.
+    /// The upstream body ended. Returns the closing bytes: the dialect's clean ending when the
+    /// stream really finished, else an in-band error.
     pub fn finish(&mut self) -> Vec<u8> {
-        match self.state {
-            StreamState::Open if self.saw_finish => {
-                self.state = StreamState::Completed;
-                b"data: [DONE]\n\n".to_vec()
-            }
-            StreamState::Open => {
-                self.fail("upstream stream ended before the response was complete")
-            }
-            _ => Vec::new(),
+        if self.state != StreamState::Open {
+            return Vec::new();
         }
+        let complete = match &self.mode {
+            Mode::OpenAiRelay { saw_finish } => *saw_finish,
+            Mode::Passthrough { decoder } | Mode::Translate { decoder, .. } => {
+                decoder.is_complete()
+            }
+        };
+        if !complete {
+            return self.fail("upstream stream ended before the response was complete");
+        }
+        self.state = StreamState::Completed;
+        let mut out = Vec::new();
+        match &mut self.mode {
+            Mode::OpenAiRelay { .. } => out.extend_from_slice(b"data: [DONE]\n\n"),
+            Mode::Passthrough { .. } => {}
+            Mode::Translate { encoder, .. } => {
+                encoder.finish(&mut out);
+                if self.client == Dialect::Responses {
+                    self.completed_response = find_completed_response(&out);
+                }
+            }
+        }
+        out
     }
 
     /// Ends the stream with an in-band error (connection lost, idle timeout...), unless it
@@ -121,14 +174,90 @@ impl StreamTranslator {
         }
         self.state = StreamState::Failed;
         self.error_message = Some(message.to_owned());
-        let spec = ErrorSpec {
-            status: 502,
-            message,
-            error_type: Some("upstream_error"),
-            code: Some("stream_interrupted"),
-            ..Default::default()
+        let mut out = Vec::new();
+        match &mut self.mode {
+            Mode::Translate { encoder, .. } => encoder.fail(message, &mut out),
+            _ => {
+                let spec = ErrorSpec {
+                    status: 502,
+                    message,
+                    error_type: Some(if self.client == Dialect::Anthropic {
+                        "api_error"
+                    } else {
+                        "upstream_error"
+                    }),
+                    code: Some("stream_interrupted"),
+                    ..Default::default()
+                };
+                out = stream_error_event(self.client, &spec, 0);
+            }
+        }
+        out
+    }
+
+    fn note_usage(&mut self, usage: &Usage) {
+        match &mut self.usage {
+            Some(current) => merge_usage(current, usage),
+            None => self.usage = Some(*usage),
+        }
+    }
+
+    /// Decodes one upstream event to IR events (into `self.ir_events`); false on a protocol error.
+    fn decode(&mut self, event: &SseEvent) -> Result<(), String> {
+        self.ir_events.clear();
+        let decoder = match &mut self.mode {
+            Mode::Passthrough { decoder } | Mode::Translate { decoder, .. } => decoder,
+            Mode::OpenAiRelay { .. } => return Ok(()),
         };
-        stream_error_event(self.client, &spec, 0)
+        decoder
+            .on_event(event, &mut self.ir_events)
+            .map_err(|e| e.message().to_owned())?;
+        let events = std::mem::take(&mut self.ir_events);
+        for ev in &events {
+            if let StreamEvent::Usage(u) = ev {
+                self.note_usage(u);
+            }
+        }
+        self.ir_events = events;
+        Ok(())
+    }
+
+    fn relay_passthrough(&mut self, event: &SseEvent, out: &mut Vec<u8>) {
+        if let Err(message) = self.decode(event) {
+            out.extend(self.fail(&format!("upstream sent an invalid stream event: {message}")));
+            return;
+        }
+        encode_event(out, event.event.as_deref(), &event.data);
+        if self.client == Dialect::Responses && event.event.as_deref() == Some("response.completed")
+        {
+            self.completed_response = Some(event.data.clone());
+        }
+        let error = self.ir_events.iter().find_map(|e| match e {
+            StreamEvent::Error { message, .. } => Some(message.clone()),
+            _ => None,
+        });
+        if let Some(message) = error {
+            self.state = StreamState::Failed;
+            self.error_message = Some(message);
+        }
+    }
+
+    fn relay_translate(&mut self, event: &SseEvent, out: &mut Vec<u8>) {
+        if let Err(message) = self.decode(event) {
+            out.extend(self.fail(&format!("upstream sent an invalid stream event: {message}")));
+            return;
+        }
+        let events = std::mem::take(&mut self.ir_events);
+        for ev in &events {
+            if let StreamEvent::Error { message, .. } = ev {
+                out.extend(self.fail(message));
+                break;
+            }
+            if let Mode::Translate { encoder, .. } = &mut self.mode {
+                encoder.on_event(ev, out);
+            }
+        }
+        self.ir_events = events;
     }
 
     fn relay_openai(&mut self, event: &SseEvent, out: &mut Vec<u8>) {
@@ -163,7 +292,7 @@ impl StreamTranslator {
             .is_none_or(Vec::is_empty);
         if let Some(u) = usage {
             self.usage = Some(u);
-            if choices_empty && !self.options.include_usage {
+            if choices_empty && !self.include_usage {
                 // The gateway asked the upstream for usage on the client's behalf; the client
                 // did not ask for this chunk, so it stays here.
                 return;
@@ -174,7 +303,9 @@ impl StreamTranslator {
                 .iter()
                 .any(|c| c.get("finish_reason").is_some_and(|f| !f.is_null()))
             {
-                self.saw_finish = true;
+                if let Mode::OpenAiRelay { saw_finish } = &mut self.mode {
+                    *saw_finish = true;
+                }
             }
         }
         if sanitize_chat_object(&mut value) {
@@ -185,6 +316,23 @@ impl StreamTranslator {
     }
 }
 
+/// The data of the `response.completed` (or `response.incomplete`) event in encoder output.
+fn find_completed_response(bytes: &[u8]) -> Option<String> {
+    let mut decoder = SseDecoder::new();
+    let mut events = Vec::new();
+    decoder.feed(bytes, &mut events);
+    events
+        .into_iter()
+        .rev()
+        .find(|e| {
+            matches!(
+                e.event.as_deref(),
+                Some("response.completed" | "response.incomplete")
+            )
+        })
+        .map(|e| e.data)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,9 +341,11 @@ mod tests {
         StreamTranslator::new(
             Dialect::OpenAi,
             Dialect::OpenAi,
-            StreamOptions { include_usage },
+            StreamOptions {
+                include_usage,
+                ..Default::default()
+            },
         )
-        .unwrap()
     }
 
     const CHUNK: &str = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}"#;

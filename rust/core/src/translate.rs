@@ -1,11 +1,12 @@
 //! Request and non-stream response translation between a client dialect and an upstream
-//! dialect. Same-dialect traffic is forwarded byte-stable apart from the model rewrite;
-//! cross-dialect pairings go through the canonical IR (added with the translation engine).
+//! dialect. Same-dialect traffic is forwarded byte-stable apart from the model rewrite (and
+//! the few edits a gateway must make); cross-dialect pairings go through the canonical IR.
 
 use serde_json::Value;
 
-use crate::dialect::Dialect;
+use crate::dialect::{self, Dialect, EncodeOptions};
 use crate::error::{CoreError, CoreResult};
+use crate::ir::{ChatRequest, Part, Role};
 use crate::json_scan::scan_object;
 use crate::rewrite::{apply, Edits};
 use crate::sanitize::sanitize_chat_object;
@@ -19,14 +20,8 @@ pub struct UpstreamOptions<'a> {
     /// Ask an OpenAI upstream for the usage chunk even when the client did not, so usage is
     /// always recorded (the stream translator withholds that chunk from the client).
     pub force_stream_usage: bool,
-}
-
-fn unsupported(from: Dialect, to: Dialect) -> CoreError {
-    CoreError::unsupported(format!(
-        "translation {} -> {} is not available",
-        from.name(),
-        to.name()
-    ))
+    /// The target model rejects the system role: merge system text into the first user turn.
+    pub merge_system: bool,
 }
 
 /// Builds the upstream body from the client's body.
@@ -36,9 +31,42 @@ pub fn translate_request(
     upstream: Dialect,
     opts: &UpstreamOptions<'_>,
 ) -> CoreResult<Vec<u8>> {
-    if client != upstream {
-        return Err(unsupported(client, upstream));
+    if client == upstream && !opts.merge_system && !needs_ir_cleanup(body, client) {
+        return passthrough_request(body, client, opts);
     }
+    let value: Value = parse_body(body)?;
+    let mut request = dialect::request_to_ir(client, &value)?;
+    if opts.merge_system {
+        merge_system_into_first_user(&mut request);
+    }
+    let model = opts
+        .model
+        .or(request.model.as_deref())
+        .unwrap_or_default()
+        .to_owned();
+    let out = dialect::request_from_ir(upstream, &request, &model)?;
+    serde_json::to_vec(&out).map_err(|e| CoreError::invalid(e.to_string()))
+}
+
+fn parse_body(body: &[u8]) -> CoreResult<Value> {
+    // scan_object gives the precise, client-facing message for malformed bodies.
+    scan_object(body)?;
+    serde_json::from_slice(body).map_err(|e| CoreError::invalid(format!("invalid JSON: {e}")))
+}
+
+/// Anthropic thinking blocks the gateway synthesised (empty signature) would be rejected by an
+/// Anthropic upstream; such bodies take the IR path, which drops them.
+fn needs_ir_cleanup(body: &[u8], client: Dialect) -> bool {
+    client == Dialect::Anthropic
+        && (memchr::memmem::find(body, b"\"signature\":\"\"").is_some()
+            || memchr::memmem::find(body, b"\"signature\": \"\"").is_some())
+}
+
+fn passthrough_request(
+    body: &[u8],
+    client: Dialect,
+    opts: &UpstreamOptions<'_>,
+) -> CoreResult<Vec<u8>> {
     let obj = scan_object(body)?;
     let mut edits = Edits::default();
     if let (Some(model), true) = (opts.model, client != Dialect::Gemini) {
@@ -66,6 +94,33 @@ pub fn translate_request(
     Ok(apply(&obj, &edits))
 }
 
+/// GLM-style targets: system text goes to the front of the first user turn.
+fn merge_system_into_first_user(request: &mut ChatRequest) {
+    if request.system.is_empty() {
+        return;
+    }
+    let text: Vec<String> = request
+        .system
+        .iter()
+        .filter_map(|p| match p {
+            Part::Text { text, .. } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    request.system.clear();
+    let joined = text.join("\n\n");
+    match request.messages.iter_mut().find(|m| m.role == Role::User) {
+        Some(first) => first.parts.insert(0, Part::text(joined)),
+        None => request.messages.insert(
+            0,
+            crate::ir::Message {
+                role: Role::User,
+                parts: vec![Part::text(joined)],
+            },
+        ),
+    }
+}
+
 /// A translated non-stream response and the usage it reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TranslatedResponse {
@@ -78,10 +133,8 @@ pub fn translate_response(
     body: &[u8],
     upstream: Dialect,
     client: Dialect,
+    opts: &EncodeOptions,
 ) -> CoreResult<TranslatedResponse> {
-    if client != upstream || client != Dialect::OpenAi {
-        return Err(unsupported(upstream, client));
-    }
     let mut value: Value = serde_json::from_slice(body)
         .map_err(|e| CoreError::upstream(format!("upstream response is not JSON: {e}")))?;
     if !value.is_object() {
@@ -89,13 +142,31 @@ pub fn translate_response(
             "upstream response is not a JSON object",
         ));
     }
-    let usage = value.get("usage").and_then(Usage::from_openai);
-    let body = if sanitize_chat_object(&mut value) {
-        serde_json::to_vec(&value).map_err(|e| CoreError::upstream(e.to_string()))?
-    } else {
-        body.to_vec()
-    };
-    Ok(TranslatedResponse { body, usage })
+    if upstream == client && client == Dialect::OpenAi {
+        let usage = value.get("usage").and_then(Usage::from_openai);
+        let body = if sanitize_chat_object(&mut value) {
+            serde_json::to_vec(&value).map_err(|e| CoreError::upstream(e.to_string()))?
+        } else {
+            body.to_vec()
+        };
+        return Ok(TranslatedResponse { body, usage });
+    }
+    let response = dialect::response_to_ir(upstream, &value)?;
+    if upstream == client {
+        // Same dialect: forward the upstream's bytes; the IR only supplied the usage.
+        return Ok(TranslatedResponse {
+            body: body.to_vec(),
+            usage: response.usage,
+        });
+    }
+    let mut opts = opts.clone();
+    opts.upstream = Some(upstream);
+    let out = dialect::response_from_ir(client, &response, &opts);
+    let body = serde_json::to_vec(&out).map_err(|e| CoreError::upstream(e.to_string()))?;
+    Ok(TranslatedResponse {
+        body,
+        usage: response.usage,
+    })
 }
 
 #[cfg(test)]
@@ -106,6 +177,7 @@ mod tests {
         UpstreamOptions {
             model: Some(model),
             force_stream_usage: true,
+            merge_system: false,
         }
     }
 
@@ -134,11 +206,52 @@ mod tests {
     }
 
     #[test]
+    fn anthropic_and_gemini_passthrough_keep_bytes() {
+        let body = br#"{"model":"x/claude","max_tokens":5,"messages":[{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"abc=="}]}], "z":1}"#;
+        let out = translate_request(
+            body,
+            Dialect::Anthropic,
+            Dialect::Anthropic,
+            &opts("claude"),
+        )
+        .unwrap();
+        assert_eq!(out, body.to_vec().replace_model(b"x/claude", b"claude"));
+        let gem = br#"{"contents":[{"parts":[{"text":"hi"}]}]}"#;
+        assert_eq!(
+            translate_request(gem, Dialect::Gemini, Dialect::Gemini, &opts("g")).unwrap(),
+            gem.to_vec()
+        );
+    }
+
+    trait ReplaceModel {
+        fn replace_model(self, from: &[u8], to: &[u8]) -> Vec<u8>;
+    }
+
+    impl ReplaceModel for Vec<u8> {
+        fn replace_model(self, from: &[u8], to: &[u8]) -> Vec<u8> {
+            let pos = memchr::memmem::find(&self, from).unwrap();
+            [&self[..pos], to, &self[pos + from.len()..]].concat()
+        }
+    }
+
+    #[test]
     fn response_usage_is_read_and_clean_body_kept() {
         let body = br#"{"id":"x","object":"chat.completion","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":1}}"#;
-        let r = translate_response(body, Dialect::OpenAi, Dialect::OpenAi).unwrap();
+        let r = translate_response(
+            body,
+            Dialect::OpenAi,
+            Dialect::OpenAi,
+            &EncodeOptions::default(),
+        )
+        .unwrap();
         assert_eq!(r.body, body.to_vec());
         assert_eq!(r.usage.unwrap().output_tokens, 1);
-        assert!(translate_response(b"[1]", Dialect::OpenAi, Dialect::OpenAi).is_err());
+        assert!(translate_response(
+            b"[1]",
+            Dialect::OpenAi,
+            Dialect::OpenAi,
+            &EncodeOptions::default()
+        )
+        .is_err());
     }
 }

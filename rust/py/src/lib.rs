@@ -4,6 +4,7 @@
 //! boundary in both directions. Large bodies are copied into owned buffers and processed with
 //! the GIL released, so other Python threads keep running during big translations.
 
+use omniroute_core::dialect::EncodeOptions;
 use omniroute_core::error_body::{error_body as core_error_body, stream_error_event, ErrorSpec};
 use omniroute_core::inspect::{inspect_request as core_inspect, RequestInfo as CoreRequestInfo};
 use omniroute_core::sse::{encode_event, SseDecoder as CoreSseDecoder};
@@ -159,7 +160,7 @@ fn inspect_request(py: Python<'_>, body: &[u8], dialect_name: &str) -> PyResult<
 }
 
 #[pyfunction]
-#[pyo3(signature = (body, client, upstream, *, model=None, force_stream_usage=false))]
+#[pyo3(signature = (body, client, upstream, *, model=None, force_stream_usage=false, merge_system=false))]
 fn translate_request<'py>(
     py: Python<'py>,
     body: &[u8],
@@ -167,25 +168,46 @@ fn translate_request<'py>(
     upstream: &str,
     model: Option<&str>,
     force_stream_usage: bool,
+    merge_system: bool,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let (c, u) = (dialect(client)?, dialect(upstream)?);
     let opts = UpstreamOptions {
         model,
         force_stream_usage,
+        merge_system,
     };
     let out = with_body(py, body, |b| core_translate_request(b, c, u, &opts)).map_err(to_py_err)?;
     Ok(PyBytes::new(py, &out))
 }
 
+fn encode_options(
+    created: u64,
+    response_id: Option<String>,
+    model: Option<String>,
+) -> EncodeOptions {
+    EncodeOptions {
+        created,
+        response_id,
+        model,
+        ..Default::default()
+    }
+}
+
 #[pyfunction]
+#[pyo3(signature = (body, upstream, client, *, created=0, response_id=None, model=None))]
 fn translate_response<'py>(
     py: Python<'py>,
     body: &[u8],
     upstream: &str,
     client: &str,
+    created: u64,
+    response_id: Option<String>,
+    model: Option<String>,
 ) -> PyResult<(Bound<'py, PyBytes>, Option<Usage>)> {
     let (u, c) = (dialect(upstream)?, dialect(client)?);
-    let out = with_body(py, body, |b| core_translate_response(b, u, c)).map_err(to_py_err)?;
+    let opts = encode_options(created, response_id, model);
+    let out =
+        with_body(py, body, |b| core_translate_response(b, u, c, &opts)).map_err(to_py_err)?;
     Ok((PyBytes::new(py, &out.body), out.usage.map(Usage::from)))
 }
 
@@ -288,14 +310,20 @@ struct StreamTranslator {
 #[pymethods]
 impl StreamTranslator {
     #[new]
-    #[pyo3(signature = (upstream, client, *, include_usage=false))]
-    fn new(upstream: &str, client: &str, include_usage: bool) -> PyResult<Self> {
-        let inner = CoreStreamTranslator::new(
-            dialect(upstream)?,
-            dialect(client)?,
-            StreamOptions { include_usage },
-        )
-        .map_err(to_py_err)?;
+    #[pyo3(signature = (upstream, client, *, include_usage=false, created=0, response_id=None, model=None))]
+    fn new(
+        upstream: &str,
+        client: &str,
+        include_usage: bool,
+        created: u64,
+        response_id: Option<String>,
+        model: Option<String>,
+    ) -> PyResult<Self> {
+        let options = StreamOptions {
+            include_usage,
+            encode: encode_options(created, response_id, model),
+        };
+        let inner = CoreStreamTranslator::new(dialect(upstream)?, dialect(client)?, options);
         Ok(StreamTranslator { inner })
     }
 
@@ -329,6 +357,23 @@ impl StreamTranslator {
     fn error_message(&self) -> Option<String> {
         self.inner.error_message().map(str::to_owned)
     }
+
+    /// The `response.completed` event payload (JSON text) for a Responses client.
+    #[getter]
+    fn completed_response(&self) -> Option<String> {
+        self.inner.completed_response().map(str::to_owned)
+    }
+}
+
+/// Bytes that keep an idle stream alive without changing its meaning: Anthropic's `ping`
+/// event, an SSE comment elsewhere.
+#[pyfunction]
+fn keepalive<'py>(py: Python<'py>, dialect_name: &str) -> PyResult<Bound<'py, PyBytes>> {
+    let bytes: &[u8] = match dialect(dialect_name)? {
+        Dialect::Anthropic => b"event: ping\ndata: {\"type\": \"ping\"}\n\n",
+        _ => b": keep-alive\n\n",
+    };
+    Ok(PyBytes::new(py, bytes))
 }
 
 #[pymodule]
@@ -351,5 +396,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(error_body, m)?)?;
     m.add_function(wrap_pyfunction!(stream_error, m)?)?;
     m.add_function(wrap_pyfunction!(encode_sse, m)?)?;
+    m.add_function(wrap_pyfunction!(keepalive, m)?)?;
     Ok(())
 }

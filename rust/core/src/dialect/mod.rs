@@ -63,14 +63,14 @@ pub struct EncodeOptions {
 }
 
 /// Turns upstream SSE events into IR stream events.
-pub trait StreamDecode: Send {
+pub trait StreamDecode: Send + Sync {
     fn on_event(&mut self, event: &SseEvent, out: &mut Vec<StreamEvent>) -> CoreResult<()>;
     /// The upstream reached its own terminal event (finish reason / `[DONE]` / `message_stop`).
     fn is_complete(&self) -> bool;
 }
 
 /// Turns IR stream events into client SSE bytes.
-pub trait StreamEncode: Send {
+pub trait StreamEncode: Send + Sync {
     fn on_event(&mut self, event: &StreamEvent, out: &mut Vec<u8>);
     /// The stream ended successfully: write the closing events (`[DONE]`, `message_stop`,
     /// `response.completed`...).
