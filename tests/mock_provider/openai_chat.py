@@ -89,14 +89,13 @@ def split_even(text: str, parts: int) -> list[str]:
 
 
 def usage_block(script: Script) -> dict[str, Any]:
-    prompt = script.usage.get("prompt_tokens", 11)
-    completion = script.usage.get("completion_tokens", len(script.text.split()) or 5)
+    tokens = script.tokens
     return {
-        "prompt_tokens": prompt,
-        "completion_tokens": completion,
-        "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": script.usage.get("cached_tokens", 0)},
-        "completion_tokens_details": {"reasoning_tokens": script.usage.get("reasoning_tokens", 0)},
+        "prompt_tokens": tokens.prompt,
+        "completion_tokens": tokens.completion,
+        "total_tokens": tokens.total,
+        "prompt_tokens_details": {"cached_tokens": tokens.cached},
+        "completion_tokens_details": {"reasoning_tokens": tokens.reasoning},
     }
 
 
@@ -125,6 +124,8 @@ def completion_body(script: Script, request_body: Mapping[str, Any]) -> dict[str
         "content": None if script.tool_calls and not script.text else script.text,
         "refusal": None,
     }
+    if script.reasoning:
+        message["reasoning_content"] = script.reasoning
     if script.tool_calls:
         message["tool_calls"] = [
             {"id": call_id, "type": "function", "function": {"name": tc.name, "arguments": tc.arguments}}
@@ -146,6 +147,7 @@ def completion_body(script: Script, request_body: Mapping[str, Any]) -> dict[str
 
 def _deltas(script: Script) -> list[dict[str, Any]]:
     deltas: list[dict[str, Any]] = [{"role": "assistant", "content": ""}]
+    deltas.extend({"reasoning_content": piece} for piece in split_even(script.reasoning, 2))
     deltas.extend({"content": piece} for piece in split_even(script.text, script.chunks))
     for index, (tc, call_id) in enumerate(zip(script.tool_calls, _call_ids(script), strict=True)):
         deltas.append(
@@ -168,7 +170,10 @@ def _deltas(script: Script) -> list[dict[str, Any]]:
 
 
 def stream_chunks(script: Script, request_body: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every `chat.completion.chunk` of a stream, usage chunk included when requested."""
+    """Every `chat.completion.chunk` of a stream, usage chunk included when requested.
+
+    With `fail_midstream` the finish (and usage) chunks are replaced by an `{"error": ...}` event.
+    """
     options = request_body.get("stream_options")
     include_usage = isinstance(options, Mapping) and options.get("include_usage") is True
     header = _header(script, request_body, "chat.completion.chunk")
@@ -190,10 +195,19 @@ def stream_chunks(script: Script, request_body: Mapping[str, Any]) -> list[dict[
         }
 
     chunks = [chunk([choice(delta, None)], None) for delta in _deltas(script)]
+    if script.fail_midstream:
+        chunks.append(midstream_error(script))
+        return chunks
     chunks.append(chunk([choice({}, _finish_reason(script))], None))
     if include_usage:
         chunks.append(chunk([], usage_block(script)))
     return chunks
+
+
+def midstream_error(script: Script) -> dict[str, Any]:
+    """The in-band error a failing stream ends with (`fail_midstream`)."""
+    message = script.error_message or "The mock provider failed mid-stream."
+    return error_body(500, message, script.error_type, script.error_code)
 
 
 async def handle(
@@ -216,6 +230,6 @@ async def handle(
         response.headers.update(headers)
         return response
     events: list[tuple[str | None, str]] = [(None, dumps(c)) for c in stream_chunks(script, body)]
-    if not script.omit_done:
+    if not script.omit_done and not script.fail_midstream:
         events.append((None, "[DONE]"))
     return await sse.send_events(request, events, script, headers)

@@ -7,10 +7,7 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CoreError {
     /// The client sent something we cannot accept (bad JSON, wrong field types...).
-    InvalidRequest {
-        message: String,
-        param: Option<String>,
-    },
+    InvalidRequest { message: String, param: Option<String> },
     /// The upstream sent something that does not follow its own protocol.
     UpstreamProtocol { message: String },
     /// A pairing or feature the core does not implement.
@@ -19,29 +16,19 @@ pub enum CoreError {
 
 impl CoreError {
     pub fn invalid(message: impl Into<String>) -> Self {
-        CoreError::InvalidRequest {
-            message: message.into(),
-            param: None,
-        }
+        CoreError::InvalidRequest { message: message.into(), param: None }
     }
 
     pub fn invalid_param(message: impl Into<String>, param: &str) -> Self {
-        CoreError::InvalidRequest {
-            message: message.into(),
-            param: Some(param.to_owned()),
-        }
+        CoreError::InvalidRequest { message: message.into(), param: Some(param.to_owned()) }
     }
 
     pub fn upstream(message: impl Into<String>) -> Self {
-        CoreError::UpstreamProtocol {
-            message: message.into(),
-        }
+        CoreError::UpstreamProtocol { message: message.into() }
     }
 
     pub fn unsupported(message: impl Into<String>) -> Self {
-        CoreError::Unsupported {
-            message: message.into(),
-        }
+        CoreError::Unsupported { message: message.into() }
     }
 
     pub fn message(&self) -> &str {

@@ -98,11 +98,7 @@ pub fn stream_error_event(dialect: Dialect, e: &ErrorSpec<'_>, sequence_number: 
             encode_event(&mut out, None, &error_value(dialect, e).to_string());
         }
         Dialect::Anthropic => {
-            encode_event(
-                &mut out,
-                Some("error"),
-                &error_value(dialect, e).to_string(),
-            );
+            encode_event(&mut out, Some("error"), &error_value(dialect, e).to_string());
         }
         Dialect::Responses => {
             let payload = json!({
@@ -128,12 +124,7 @@ mod tests {
 
     #[test]
     fn openai_shape_with_status_type() {
-        let e = ErrorSpec {
-            status: 429,
-            message: "slow down",
-            code: Some("rate_limited"),
-            ..Default::default()
-        };
+        let e = ErrorSpec { status: 429, message: "slow down", code: Some("rate_limited"), ..Default::default() };
         assert_eq!(
             parse(&error_body(Dialect::OpenAi, &e)),
             json!({"error":{"message":"slow down","type":"rate_limit_error","param":null,"code":"rate_limited"}})
@@ -142,12 +133,7 @@ mod tests {
 
     #[test]
     fn anthropic_and_gemini_shapes() {
-        let e = ErrorSpec {
-            status: 529,
-            message: "busy",
-            request_id: Some("req_1"),
-            ..Default::default()
-        };
+        let e = ErrorSpec { status: 529, message: "busy", request_id: Some("req_1"), ..Default::default() };
         assert_eq!(
             parse(&error_body(Dialect::Anthropic, &e)),
             json!({"type":"error","error":{"type":"overloaded_error","message":"busy"},"request_id":"req_1"})
@@ -160,11 +146,7 @@ mod tests {
 
     #[test]
     fn stream_errors_are_framed_per_dialect() {
-        let e = ErrorSpec {
-            status: 502,
-            message: "cut",
-            ..Default::default()
-        };
+        let e = ErrorSpec { status: 502, message: "cut", ..Default::default() };
         assert!(stream_error_event(Dialect::OpenAi, &e, 0).starts_with(b"data: {\"error\""));
         assert!(stream_error_event(Dialect::Anthropic, &e, 0).starts_with(b"event: error\ndata: "));
         assert!(stream_error_event(Dialect::Responses, &e, 3).starts_with(b"event: error\ndata: "));

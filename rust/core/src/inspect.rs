@@ -22,15 +22,9 @@ pub struct RequestInfo {
 
 fn require_array(obj: &JsonObject<'_>, key: &str) -> CoreResult<()> {
     match obj.get(key) {
-        None => Err(CoreError::invalid_param(
-            format!("'{key}' is a required property"),
-            key,
-        )),
+        None => Err(CoreError::invalid_param(format!("'{key}' is a required property"), key)),
         Some(m) if m.raw.starts_with('[') => Ok(()),
-        Some(_) => Err(CoreError::invalid_param(
-            format!("'{key}' must be an array"),
-            key,
-        )),
+        Some(_) => Err(CoreError::invalid_param(format!("'{key}' must be an array"), key)),
     }
 }
 
@@ -39,24 +33,17 @@ fn model_field(obj: &JsonObject<'_>) -> CoreResult<Option<String>> {
         None => Ok(None),
         Some(m) => match serde_json::from_str::<Value>(m.raw) {
             Ok(Value::String(s)) => Ok(Some(s)),
-            _ => Err(CoreError::invalid_param(
-                "'model' must be a string",
-                "model",
-            )),
+            _ => Err(CoreError::invalid_param("'model' must be a string", "model")),
         },
     }
 }
 
 fn tools_present(obj: &JsonObject<'_>, key: &str) -> bool {
-    obj.get(key).is_some_and(|m| {
-        m.raw.starts_with('[') && m.raw.trim_start_matches('[').trim_start() != "]"
-    })
+    obj.get(key).is_some_and(|m| m.raw.starts_with('[') && m.raw.trim_start_matches('[').trim_start() != "]")
 }
 
 fn temperature_zero(obj: &JsonObject<'_>) -> bool {
-    obj.get("temperature")
-        .and_then(|m| serde_json::from_str::<f64>(m.raw).ok())
-        .is_some_and(|t| t == 0.0)
+    obj.get("temperature").and_then(|m| serde_json::from_str::<f64>(m.raw).ok()).is_some_and(|t| t == 0.0)
 }
 
 /// Inspects a client body of the given dialect. Validates that it is a JSON object whose
@@ -64,20 +51,13 @@ fn temperature_zero(obj: &JsonObject<'_>) -> bool {
 pub fn inspect_request(body: &[u8], dialect: Dialect) -> CoreResult<RequestInfo> {
     let obj = scan_object(body)?;
     let stream = obj.parse_field::<bool>("stream")?.unwrap_or(false);
-    let mut info = RequestInfo {
-        model: model_field(&obj)?,
-        stream,
-        ..Default::default()
-    };
+    let mut info = RequestInfo { model: model_field(&obj)?, stream, ..Default::default() };
     match dialect {
         Dialect::OpenAi => {
             require_array(&obj, "messages")?;
-            let stream_options =
-                obj.parse_field::<Option<serde_json::Map<String, Value>>>("stream_options")?;
-            info.include_usage = stream_options
-                .flatten()
-                .and_then(|o| o.get("include_usage").and_then(Value::as_bool))
-                .unwrap_or(false);
+            let stream_options = obj.parse_field::<Option<serde_json::Map<String, Value>>>("stream_options")?;
+            info.include_usage =
+                stream_options.flatten().and_then(|o| o.get("include_usage").and_then(Value::as_bool)).unwrap_or(false);
             let max_completion = obj.parse_field::<u64>("max_completion_tokens")?;
             let max_tokens = obj.parse_field::<u64>("max_tokens")?;
             info.max_tokens = max_completion.or(max_tokens);
@@ -123,25 +103,14 @@ mod tests {
 
     #[test]
     fn stream_defaults_to_false_and_empty_tools_do_not_count() {
-        let info = inspect_request(
-            br#"{"model":"m","messages":[],"tools":[ ]}"#,
-            Dialect::OpenAi,
-        )
-        .unwrap();
+        let info = inspect_request(br#"{"model":"m","messages":[],"tools":[ ]}"#, Dialect::OpenAi).unwrap();
         assert!(!info.stream && !info.has_tools && !info.temperature_zero);
     }
 
     #[test]
     fn wrong_types_name_the_field() {
-        let err = inspect_request(
-            br#"{"model":"m","messages":[],"stream":"yes"}"#,
-            Dialect::OpenAi,
-        )
-        .unwrap_err();
-        assert_eq!(
-            err,
-            CoreError::invalid_param("'stream' has the wrong type", "stream")
-        );
+        let err = inspect_request(br#"{"model":"m","messages":[],"stream":"yes"}"#, Dialect::OpenAi).unwrap_err();
+        assert_eq!(err, CoreError::invalid_param("'stream' has the wrong type", "stream"));
         let err = inspect_request(br#"{"model":7,"messages":[]}"#, Dialect::OpenAi).unwrap_err();
         assert!(matches!(err, CoreError::InvalidRequest { param: Some(p), .. } if p == "model"));
         let err = inspect_request(br#"{"model":"m"}"#, Dialect::OpenAi).unwrap_err();
@@ -150,14 +119,8 @@ mod tests {
 
     #[test]
     fn stream_options_must_be_an_object_and_both_max_fields_are_checked() {
-        let err = inspect_request(
-            br#"{"model":"m","messages":[],"stream_options":"x"}"#,
-            Dialect::OpenAi,
-        )
-        .unwrap_err();
-        assert!(
-            matches!(err, CoreError::InvalidRequest { param: Some(p), .. } if p == "stream_options")
-        );
+        let err = inspect_request(br#"{"model":"m","messages":[],"stream_options":"x"}"#, Dialect::OpenAi).unwrap_err();
+        assert!(matches!(err, CoreError::InvalidRequest { param: Some(p), .. } if p == "stream_options"));
         let body = br#"{"model":"m","messages":[],"max_completion_tokens":5,"max_tokens":"many"}"#;
         assert!(inspect_request(body, Dialect::OpenAi).is_err());
         let ok = inspect_request(
@@ -169,11 +132,6 @@ mod tests {
 
     #[test]
     fn missing_model_is_reported_as_none() {
-        assert_eq!(
-            inspect_request(br#"{"messages":[]}"#, Dialect::OpenAi)
-                .unwrap()
-                .model,
-            None
-        );
+        assert_eq!(inspect_request(br#"{"messages":[]}"#, Dialect::OpenAi).unwrap().model, None);
     }
 }

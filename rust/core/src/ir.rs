@@ -70,10 +70,7 @@ pub enum Part {
 
 impl Part {
     pub fn text(text: impl Into<String>) -> Self {
-        Part::Text {
-            text: text.into(),
-            cache_control: None,
-        }
+        Part::Text { text: text.into(), cache_control: None }
     }
 }
 
@@ -109,11 +106,7 @@ pub enum ToolChoice {
 pub enum ResponseFormat {
     Text,
     JsonObject,
-    JsonSchema {
-        name: String,
-        schema: Value,
-        strict: Option<bool>,
-    },
+    JsonSchema { name: String, schema: Value, strict: Option<bool> },
 }
 
 /// Reasoning / extended-thinking controls.
@@ -292,11 +285,7 @@ pub fn fill_tool_result_names(messages: &mut [Message]) {
             match part {
                 Part::ToolCall { id, name, .. } => names.push((id.clone(), name.clone())),
                 Part::ToolResult { call_id, name, .. } if name.is_none() => {
-                    *name = names
-                        .iter()
-                        .rev()
-                        .find(|(id, _)| id == call_id)
-                        .map(|(_, n)| n.clone());
+                    *name = names.iter().rev().find(|(id, _)| id == call_id).map(|(_, n)| n.clone());
                 }
                 _ => {}
             }
@@ -331,34 +320,20 @@ mod tests {
             },
         ];
         fill_tool_result_names(&mut messages);
-        assert!(
-            matches!(&messages[1].parts[0], Part::ToolResult { name: Some(n), .. } if n == "lookup")
-        );
+        assert!(matches!(&messages[1].parts[0], Part::ToolResult { name: Some(n), .. } if n == "lookup"));
     }
 
     #[test]
     fn usage_merge_keeps_earlier_non_zero_fields() {
-        let mut u = Usage {
-            input_tokens: 10,
-            ..Default::default()
-        };
-        merge_usage(
-            &mut u,
-            &Usage {
-                output_tokens: 5,
-                ..Default::default()
-            },
-        );
+        let mut u = Usage { input_tokens: 10, ..Default::default() };
+        merge_usage(&mut u, &Usage { output_tokens: 5, ..Default::default() });
         assert_eq!((u.input_tokens, u.output_tokens), (10, 5));
     }
 
     #[test]
     fn effort_and_budget_round_trip_on_the_scale() {
         for effort in ["low", "medium", "high"] {
-            assert_eq!(
-                effort_for_budget(budget_for_effort(effort).unwrap()),
-                effort
-            );
+            assert_eq!(effort_for_budget(budget_for_effort(effort).unwrap()), effort);
         }
     }
 }

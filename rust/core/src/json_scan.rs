@@ -63,9 +63,7 @@ fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
 
 /// Length of the value that starts at `text[start..]`, validated by serde_json.
 fn value_len(text: &str, start: usize) -> CoreResult<usize> {
-    let rest = text
-        .get(start..)
-        .ok_or_else(|| CoreError::invalid("truncated JSON"))?;
+    let rest = text.get(start..).ok_or_else(|| CoreError::invalid("truncated JSON"))?;
     let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<IgnoredAny>();
     match stream.next() {
         Some(Ok(_)) => Ok(stream.byte_offset()),
@@ -77,12 +75,8 @@ fn value_len(text: &str, start: usize) -> CoreResult<usize> {
 /// Scans `body`, which must be one JSON object (surrounding whitespace allowed).
 /// Duplicate top-level keys are rejected: two readers could disagree on which one counts.
 pub fn scan_object(body: &[u8]) -> CoreResult<JsonObject<'_>> {
-    let text = std::str::from_utf8(body).map_err(|e| {
-        CoreError::invalid(format!(
-            "request body is not valid UTF-8 (byte {})",
-            e.valid_up_to()
-        ))
-    })?;
+    let text = std::str::from_utf8(body)
+        .map_err(|e| CoreError::invalid(format!("request body is not valid UTF-8 (byte {})", e.valid_up_to())))?;
     let bytes = text.as_bytes();
     let mut pos = skip_ws(bytes, 0);
     if bytes.get(pos) != Some(&b'{') {
@@ -112,27 +106,16 @@ pub fn scan_object(body: &[u8]) -> CoreResult<JsonObject<'_>> {
         };
         pos = skip_ws(bytes, pos + key_len);
         if bytes.get(pos) != Some(&b':') {
-            return Err(CoreError::invalid(
-                "invalid JSON: ':' expected after object key",
-            ));
+            return Err(CoreError::invalid("invalid JSON: ':' expected after object key"));
         }
         let value_start = skip_ws(bytes, pos + 1);
         let len = value_len(text, value_start)?;
         let value_end = value_start + len;
         if members.iter().any(|m| m.key == key) {
-            return Err(CoreError::invalid_param(
-                format!("duplicate field '{key}'"),
-                &key,
-            ));
+            return Err(CoreError::invalid_param(format!("duplicate field '{key}'"), &key));
         }
         let raw = text.get(value_start..value_end).unwrap_or_default();
-        members.push(Member {
-            key,
-            start,
-            value_start,
-            value_end,
-            raw,
-        });
+        members.push(Member { key, start, value_start, value_end, raw });
         pos = skip_ws(bytes, value_end);
         match bytes.get(pos) {
             Some(b',') => pos = skip_ws(bytes, pos + 1),
@@ -144,15 +127,9 @@ pub fn scan_object(body: &[u8]) -> CoreResult<JsonObject<'_>> {
 
 fn finish<'a>(text: &'a str, members: Vec<Member<'a>>, close: usize) -> CoreResult<JsonObject<'a>> {
     if skip_ws(text.as_bytes(), close + 1) != text.len() {
-        return Err(CoreError::invalid(
-            "invalid JSON: trailing characters after the object",
-        ));
+        return Err(CoreError::invalid("invalid JSON: trailing characters after the object"));
     }
-    Ok(JsonObject {
-        text,
-        members,
-        close,
-    })
+    Ok(JsonObject { text, members, close })
 }
 
 /// Parses a raw JSON value as a borrowed `RawValue` (helper for nested inspection).
@@ -171,10 +148,7 @@ mod tests {
         let keys: Vec<&str> = obj.members.iter().map(|m| m.key.as_ref()).collect();
         assert_eq!(keys, ["model", "x", "n"]);
         assert_eq!(obj.get("x").unwrap().raw, r#"{"a":[1,2]}"#);
-        assert_eq!(
-            &obj.text[obj.get("model").unwrap().start..][..7],
-            "\"model\""
-        );
+        assert_eq!(&obj.text[obj.get("model").unwrap().start..][..7], "\"model\"");
     }
 
     #[test]
@@ -185,21 +159,8 @@ mod tests {
 
     #[test]
     fn rejects_bad_documents() {
-        for bad in [
-            &b""[..],
-            b"[]",
-            b"{",
-            b"{\"a\"}",
-            b"{\"a\":1,}",
-            b"{\"a\":1} x",
-            b"{\"a\":1,\"a\":2}",
-            b"\xff",
-        ] {
-            assert!(
-                scan_object(bad).is_err(),
-                "{:?}",
-                String::from_utf8_lossy(bad)
-            );
+        for bad in [&b""[..], b"[]", b"{", b"{\"a\"}", b"{\"a\":1,}", b"{\"a\":1} x", b"{\"a\":1,\"a\":2}", b"\xff"] {
+            assert!(scan_object(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
     }
 

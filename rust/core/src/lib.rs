@@ -14,6 +14,7 @@ pub mod rewrite;
 pub mod sanitize;
 pub mod sse;
 pub mod stream;
+pub mod tokens;
 pub mod translate;
 pub mod usage;
 

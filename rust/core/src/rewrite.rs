@@ -43,17 +43,9 @@ pub fn apply(obj: &JsonObject<'_>, edits: &Edits<'_>) -> Vec<u8> {
         }
         if let Some(p) = previous {
             let sep_end = members.get(p + 1).map_or(m.start, |next| next.start);
-            out.extend_from_slice(
-                text.get(members[p].value_end..sep_end)
-                    .unwrap_or(",")
-                    .as_bytes(),
-            );
+            out.extend_from_slice(text.get(members[p].value_end..sep_end).unwrap_or(",").as_bytes());
         }
-        out.extend_from_slice(
-            text.get(m.start..m.value_start)
-                .unwrap_or_default()
-                .as_bytes(),
-        );
+        out.extend_from_slice(text.get(m.start..m.value_start).unwrap_or_default().as_bytes());
         match edits.set.iter().find(|(k, _)| *k == m.key) {
             Some((_, value)) => out.extend_from_slice(value.as_bytes()),
             None => out.extend_from_slice(m.raw.as_bytes()),
@@ -91,22 +83,14 @@ mod tests {
     fn replaces_value_and_keeps_every_other_byte() {
         let mut e = Edits::default();
         e.set_string("model", "gpt-4o");
-        let body =
-            "{ \"model\" : \"openai/gpt-4o\",\n  \"x_unknown\": {\"b\":1.50e3} ,\"z\":[ ] }\n";
-        assert_eq!(
-            run(body, &e),
-            "{ \"model\" : \"gpt-4o\",\n  \"x_unknown\": {\"b\":1.50e3} ,\"z\":[ ] }\n"
-        );
+        let body = "{ \"model\" : \"openai/gpt-4o\",\n  \"x_unknown\": {\"b\":1.50e3} ,\"z\":[ ] }\n";
+        assert_eq!(run(body, &e), "{ \"model\" : \"gpt-4o\",\n  \"x_unknown\": {\"b\":1.50e3} ,\"z\":[ ] }\n");
     }
 
     #[test]
     fn removes_first_middle_and_last_members() {
         let body = r#"{"a":1, "b":2, "c":3}"#;
-        for (key, want) in [
-            ("a", r#"{"b":2, "c":3}"#),
-            ("b", r#"{"a":1, "c":3}"#),
-            ("c", r#"{"a":1, "b":2}"#),
-        ] {
+        for (key, want) in [("a", r#"{"b":2, "c":3}"#), ("b", r#"{"a":1, "c":3}"#), ("c", r#"{"a":1, "b":2}"#)] {
             let mut e = Edits::default();
             e.remove(key);
             assert_eq!(run(body, &e), want);

@@ -5,34 +5,13 @@
 
 use serde_json::{Map, Value};
 
-const TOP_LEVEL: &[&str] = &[
-    "id",
-    "object",
-    "created",
-    "model",
-    "choices",
-    "usage",
-    "system_fingerprint",
-    "service_tier",
-];
+const TOP_LEVEL: &[&str] =
+    &["id", "object", "created", "model", "choices", "usage", "system_fingerprint", "service_tier"];
 const CHOICE: &[&str] = &["index", "message", "delta", "finish_reason", "logprobs"];
-const MESSAGE: &[&str] = &[
-    "role",
-    "content",
-    "refusal",
-    "tool_calls",
-    "function_call",
-    "annotations",
-    "audio",
-    "reasoning_content",
-];
-const USAGE: &[&str] = &[
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "prompt_tokens_details",
-    "completion_tokens_details",
-];
+const MESSAGE: &[&str] =
+    &["role", "content", "refusal", "tool_calls", "function_call", "annotations", "audio", "reasoning_content"];
+const USAGE: &[&str] =
+    &["prompt_tokens", "completion_tokens", "total_tokens", "prompt_tokens_details", "completion_tokens_details"];
 
 fn retain(map: &mut Map<String, Value>, allowed: &[&str]) -> bool {
     let before = map.len();
@@ -83,10 +62,8 @@ mod tests {
 
     #[test]
     fn clean_objects_are_left_alone() {
-        let mut v: Value = serde_json::from_str(
-            r#"{"id":"x","choices":[{"index":0,"delta":{"role":"assistant"}}]}"#,
-        )
-        .unwrap();
+        let mut v: Value =
+            serde_json::from_str(r#"{"id":"x","choices":[{"index":0,"delta":{"role":"assistant"}}]}"#).unwrap();
         assert!(!sanitize_chat_object(&mut v));
     }
 }

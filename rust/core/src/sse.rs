@@ -38,10 +38,7 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 impl SseDecoder {
     pub fn new() -> Self {
-        SseDecoder {
-            at_start: true,
-            ..Default::default()
-        }
+        SseDecoder { at_start: true, ..Default::default() }
     }
 
     /// Feeds one chunk and appends every event it completes to `out`.
@@ -131,12 +128,7 @@ impl SseDecoder {
             return;
         }
         self.has_data = false;
-        out.push(SseEvent {
-            event,
-            data: std::mem::take(&mut self.data),
-            id: self.id.clone(),
-            retry,
-        });
+        out.push(SseEvent { event, data: std::mem::take(&mut self.data), id: self.id.clone(), retry });
     }
 }
 
@@ -170,11 +162,7 @@ mod tests {
     }
 
     fn data(event: Option<&str>, data: &str) -> SseEvent {
-        SseEvent {
-            event: event.map(str::to_owned),
-            data: data.to_owned(),
-            ..Default::default()
-        }
+        SseEvent { event: event.map(str::to_owned), data: data.to_owned(), ..Default::default() }
     }
 
     #[test]
@@ -236,10 +224,7 @@ mod tests {
         let mut bytes = Vec::new();
         encode_event(&mut bytes, None, "x\revent: evil\r\ny\r");
         assert_eq!(bytes, b"data: x\ndata: event: evil\ndata: y\ndata: \n\n");
-        assert_eq!(
-            decode_all(&[&bytes]),
-            vec![data(None, "x\nevent: evil\ny\n")]
-        );
+        assert_eq!(decode_all(&[&bytes]), vec![data(None, "x\nevent: evil\ny\n")]);
     }
 
     #[test]
@@ -254,12 +239,6 @@ mod tests {
         let mut bytes = Vec::new();
         encode_event(&mut bytes, Some("message_start"), "line1\nline2");
         encode_event(&mut bytes, None, "[DONE]");
-        assert_eq!(
-            decode_all(&[&bytes]),
-            vec![
-                data(Some("message_start"), "line1\nline2"),
-                data(None, "[DONE]")
-            ]
-        );
+        assert_eq!(decode_all(&[&bytes]), vec![data(Some("message_start"), "line1\nline2"), data(None, "[DONE]")]);
     }
 }

@@ -33,16 +33,9 @@ pub enum StreamState {
 }
 
 enum Mode {
-    OpenAiRelay {
-        saw_finish: bool,
-    },
-    Passthrough {
-        decoder: Box<dyn StreamDecode>,
-    },
-    Translate {
-        decoder: Box<dyn StreamDecode>,
-        encoder: Box<dyn StreamEncode>,
-    },
+    OpenAiRelay { saw_finish: bool },
+    Passthrough { decoder: Box<dyn StreamDecode> },
+    Translate { decoder: Box<dyn StreamDecode>, encoder: Box<dyn StreamEncode> },
 }
 
 pub struct StreamTranslator {
@@ -65,17 +58,12 @@ impl StreamTranslator {
         let mode = if upstream == client && client == Dialect::OpenAi {
             Mode::OpenAiRelay { saw_finish: false }
         } else if upstream == client {
-            Mode::Passthrough {
-                decoder: dialect::decoder(upstream),
-            }
+            Mode::Passthrough { decoder: dialect::decoder(upstream) }
         } else {
             let mut encode = options.encode.clone();
             encode.upstream = Some(upstream);
             encode.include_usage = options.include_usage;
-            Mode::Translate {
-                decoder: dialect::decoder(upstream),
-                encoder: dialect::encoder(client, encode),
-            }
+            Mode::Translate { decoder: dialect::decoder(upstream), encoder: dialect::encoder(client, encode) }
         };
         StreamTranslator {
             upstream,
@@ -144,9 +132,7 @@ impl StreamTranslator {
         }
         let complete = match &self.mode {
             Mode::OpenAiRelay { saw_finish } => *saw_finish,
-            Mode::Passthrough { decoder } | Mode::Translate { decoder, .. } => {
-                decoder.is_complete()
-            }
+            Mode::Passthrough { decoder } | Mode::Translate { decoder, .. } => decoder.is_complete(),
         };
         if !complete {
             return self.fail("upstream stream ended before the response was complete");
@@ -181,11 +167,7 @@ impl StreamTranslator {
                 let spec = ErrorSpec {
                     status: 502,
                     message,
-                    error_type: Some(if self.client == Dialect::Anthropic {
-                        "api_error"
-                    } else {
-                        "upstream_error"
-                    }),
+                    error_type: Some(if self.client == Dialect::Anthropic { "api_error" } else { "upstream_error" }),
                     code: Some("stream_interrupted"),
                     ..Default::default()
                 };
@@ -209,9 +191,7 @@ impl StreamTranslator {
             Mode::Passthrough { decoder } | Mode::Translate { decoder, .. } => decoder,
             Mode::OpenAiRelay { .. } => return Ok(()),
         };
-        decoder
-            .on_event(event, &mut self.ir_events)
-            .map_err(|e| e.message().to_owned())?;
+        decoder.on_event(event, &mut self.ir_events).map_err(|e| e.message().to_owned())?;
         let events = std::mem::take(&mut self.ir_events);
         for ev in &events {
             if let StreamEvent::Usage(u) = ev {
@@ -228,8 +208,7 @@ impl StreamTranslator {
             return;
         }
         encode_event(out, event.event.as_deref(), &event.data);
-        if self.client == Dialect::Responses && event.event.as_deref() == Some("response.completed")
-        {
+        if self.client == Dialect::Responses && event.event.as_deref() == Some("response.completed") {
             self.completed_response = Some(event.data.clone());
         }
         let error = self.ir_events.iter().find_map(|e| match e {
@@ -275,21 +254,14 @@ impl StreamTranslator {
             }
         };
         if let Some(err) = value.get("error").filter(|e| !e.is_null()) {
-            let message = err
-                .get("message")
-                .and_then(Value::as_str)
-                .unwrap_or("upstream error")
-                .to_owned();
+            let message = err.get("message").and_then(Value::as_str).unwrap_or("upstream error").to_owned();
             encode_event(out, None, data);
             self.state = StreamState::Failed;
             self.error_message = Some(message);
             return;
         }
         let usage = value.get("usage").and_then(Usage::from_openai);
-        let choices_empty = value
-            .get("choices")
-            .and_then(Value::as_array)
-            .is_none_or(Vec::is_empty);
+        let choices_empty = value.get("choices").and_then(Value::as_array).is_none_or(Vec::is_empty);
         if let Some(u) = usage {
             self.usage = Some(u);
             if choices_empty && !self.include_usage {
@@ -299,10 +271,7 @@ impl StreamTranslator {
             }
         }
         if let Some(choices) = value.get("choices").and_then(Value::as_array) {
-            if choices
-                .iter()
-                .any(|c| c.get("finish_reason").is_some_and(|f| !f.is_null()))
-            {
+            if choices.iter().any(|c| c.get("finish_reason").is_some_and(|f| !f.is_null())) {
                 if let Mode::OpenAiRelay { saw_finish } = &mut self.mode {
                     *saw_finish = true;
                 }
@@ -324,12 +293,7 @@ fn find_completed_response(bytes: &[u8]) -> Option<String> {
     events
         .into_iter()
         .rev()
-        .find(|e| {
-            matches!(
-                e.event.as_deref(),
-                Some("response.completed" | "response.incomplete")
-            )
-        })
+        .find(|e| matches!(e.event.as_deref(), Some("response.completed" | "response.incomplete")))
         .map(|e| e.data)
 }
 
@@ -338,14 +302,7 @@ mod tests {
     use super::*;
 
     fn translator(include_usage: bool) -> StreamTranslator {
-        StreamTranslator::new(
-            Dialect::OpenAi,
-            Dialect::OpenAi,
-            StreamOptions {
-                include_usage,
-                ..Default::default()
-            },
-        )
+        StreamTranslator::new(Dialect::OpenAi, Dialect::OpenAi, StreamOptions { include_usage, ..Default::default() })
     }
 
     const CHUNK: &str = r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}"#;
@@ -359,12 +316,7 @@ mod tests {
     #[test]
     fn clean_stream_passes_through_byte_for_byte() {
         let mut t = translator(true);
-        let input = format!(
-            "{}{}{}data: [DONE]\n\n",
-            frame(CHUNK),
-            frame(FINISH),
-            frame(USAGE)
-        );
+        let input = format!("{}{}{}data: [DONE]\n\n", frame(CHUNK), frame(FINISH), frame(USAGE));
         let mut out = t.feed(input.as_bytes());
         out.extend(t.finish());
         assert_eq!(String::from_utf8(out).unwrap(), input);
@@ -376,10 +328,7 @@ mod tests {
     fn usage_chunk_is_withheld_when_client_did_not_ask() {
         let mut t = translator(false);
         let out = t.feed(format!("{}{}data: [DONE]\n\n", frame(FINISH), frame(USAGE)).as_bytes());
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            format!("{}data: [DONE]\n\n", frame(FINISH))
-        );
+        assert_eq!(String::from_utf8(out).unwrap(), format!("{}data: [DONE]\n\n", frame(FINISH)));
         assert_eq!(t.usage().unwrap().output_tokens, 2);
     }
 
@@ -407,10 +356,7 @@ mod tests {
         let mut t = translator(false);
         let dirty = CHUNK.replacen("\"choices\"", "\"x_groq\":{\"id\":1},\"choices\"", 1);
         let out = t.feed(format!("{}data: [DONE]\n\ndata: [DONE]\n\n", frame(&dirty)).as_bytes());
-        assert_eq!(
-            String::from_utf8(out).unwrap(),
-            format!("{}data: [DONE]\n\n", frame(CHUNK))
-        );
+        assert_eq!(String::from_utf8(out).unwrap(), format!("{}data: [DONE]\n\n", frame(CHUNK)));
     }
 
     #[test]

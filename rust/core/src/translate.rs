@@ -22,6 +22,8 @@ pub struct UpstreamOptions<'a> {
     pub force_stream_usage: bool,
     /// The target model rejects the system role: merge system text into the first user turn.
     pub merge_system: bool,
+    /// Streaming decided outside the body (Gemini puts it in the URL).
+    pub stream: Option<bool>,
 }
 
 /// Builds the upstream body from the client's body.
@@ -36,14 +38,13 @@ pub fn translate_request(
     }
     let value: Value = parse_body(body)?;
     let mut request = dialect::request_to_ir(client, &value)?;
+    if let Some(stream) = opts.stream {
+        request.stream = stream;
+    }
     if opts.merge_system {
         merge_system_into_first_user(&mut request);
     }
-    let model = opts
-        .model
-        .or(request.model.as_deref())
-        .unwrap_or_default()
-        .to_owned();
+    let model = opts.model.or(request.model.as_deref()).unwrap_or_default().to_owned();
     let out = dialect::request_from_ir(upstream, &request, &model)?;
     serde_json::to_vec(&out).map_err(|e| CoreError::invalid(e.to_string()))
 }
@@ -62,11 +63,7 @@ fn needs_ir_cleanup(body: &[u8], client: Dialect) -> bool {
             || memchr::memmem::find(body, b"\"signature\": \"\"").is_some())
 }
 
-fn passthrough_request(
-    body: &[u8],
-    client: Dialect,
-    opts: &UpstreamOptions<'_>,
-) -> CoreResult<Vec<u8>> {
+fn passthrough_request(body: &[u8], client: Dialect, opts: &UpstreamOptions<'_>) -> CoreResult<Vec<u8>> {
     let obj = scan_object(body)?;
     let mut edits = Edits::default();
     if let (Some(model), true) = (opts.model, client != Dialect::Gemini) {
@@ -111,13 +108,7 @@ fn merge_system_into_first_user(request: &mut ChatRequest) {
     let joined = text.join("\n\n");
     match request.messages.iter_mut().find(|m| m.role == Role::User) {
         Some(first) => first.parts.insert(0, Part::text(joined)),
-        None => request.messages.insert(
-            0,
-            crate::ir::Message {
-                role: Role::User,
-                parts: vec![Part::text(joined)],
-            },
-        ),
+        None => request.messages.insert(0, crate::ir::Message { role: Role::User, parts: vec![Part::text(joined)] }),
     }
 }
 
@@ -135,12 +126,10 @@ pub fn translate_response(
     client: Dialect,
     opts: &EncodeOptions,
 ) -> CoreResult<TranslatedResponse> {
-    let mut value: Value = serde_json::from_slice(body)
-        .map_err(|e| CoreError::upstream(format!("upstream response is not JSON: {e}")))?;
+    let mut value: Value =
+        serde_json::from_slice(body).map_err(|e| CoreError::upstream(format!("upstream response is not JSON: {e}")))?;
     if !value.is_object() {
-        return Err(CoreError::upstream(
-            "upstream response is not a JSON object",
-        ));
+        return Err(CoreError::upstream("upstream response is not a JSON object"));
     }
     if upstream == client && client == Dialect::OpenAi {
         let usage = value.get("usage").and_then(Usage::from_openai);
@@ -154,19 +143,13 @@ pub fn translate_response(
     let response = dialect::response_to_ir(upstream, &value)?;
     if upstream == client {
         // Same dialect: forward the upstream's bytes; the IR only supplied the usage.
-        return Ok(TranslatedResponse {
-            body: body.to_vec(),
-            usage: response.usage,
-        });
+        return Ok(TranslatedResponse { body: body.to_vec(), usage: response.usage });
     }
     let mut opts = opts.clone();
     opts.upstream = Some(upstream);
     let out = dialect::response_from_ir(client, &response, &opts);
     let body = serde_json::to_vec(&out).map_err(|e| CoreError::upstream(e.to_string()))?;
-    Ok(TranslatedResponse {
-        body,
-        usage: response.usage,
-    })
+    Ok(TranslatedResponse { body, usage: response.usage })
 }
 
 #[cfg(test)]
@@ -174,18 +157,14 @@ mod tests {
     use super::*;
 
     fn opts(model: &str) -> UpstreamOptions<'_> {
-        UpstreamOptions {
-            model: Some(model),
-            force_stream_usage: true,
-            merge_system: false,
-        }
+        UpstreamOptions { model: Some(model), force_stream_usage: true, ..Default::default() }
     }
 
     #[test]
     fn openai_request_rewrites_model_only() {
-        let body = br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi"}],"x_vendor":{"k":[1,2.50]}}"#;
-        let out =
-            translate_request(body, Dialect::OpenAi, Dialect::OpenAi, &opts("gpt-4o")).unwrap();
+        let body =
+            br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi"}],"x_vendor":{"k":[1,2.50]}}"#;
+        let out = translate_request(body, Dialect::OpenAi, Dialect::OpenAi, &opts("gpt-4o")).unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"x_vendor":{"k":[1,2.50]}}"#
@@ -199,28 +178,16 @@ mod tests {
         assert_eq!(out, br#"{"model":"b","messages":[]}"#);
         let body = br#"{"model":"a/b","messages":[],"stream":true}"#;
         let out = translate_request(body, Dialect::OpenAi, Dialect::OpenAi, &opts("b")).unwrap();
-        assert_eq!(
-            out,
-            br#"{"model":"b","messages":[],"stream":true,"stream_options":{"include_usage":true}}"#
-        );
+        assert_eq!(out, br#"{"model":"b","messages":[],"stream":true,"stream_options":{"include_usage":true}}"#);
     }
 
     #[test]
     fn anthropic_and_gemini_passthrough_keep_bytes() {
         let body = br#"{"model":"x/claude","max_tokens":5,"messages":[{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"abc=="}]}], "z":1}"#;
-        let out = translate_request(
-            body,
-            Dialect::Anthropic,
-            Dialect::Anthropic,
-            &opts("claude"),
-        )
-        .unwrap();
+        let out = translate_request(body, Dialect::Anthropic, Dialect::Anthropic, &opts("claude")).unwrap();
         assert_eq!(out, body.to_vec().replace_model(b"x/claude", b"claude"));
         let gem = br#"{"contents":[{"parts":[{"text":"hi"}]}]}"#;
-        assert_eq!(
-            translate_request(gem, Dialect::Gemini, Dialect::Gemini, &opts("g")).unwrap(),
-            gem.to_vec()
-        );
+        assert_eq!(translate_request(gem, Dialect::Gemini, Dialect::Gemini, &opts("g")).unwrap(), gem.to_vec());
     }
 
     trait ReplaceModel {
@@ -236,22 +203,11 @@ mod tests {
 
     #[test]
     fn response_usage_is_read_and_clean_body_kept() {
-        let body = br#"{"id":"x","object":"chat.completion","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":1}}"#;
-        let r = translate_response(
-            body,
-            Dialect::OpenAi,
-            Dialect::OpenAi,
-            &EncodeOptions::default(),
-        )
-        .unwrap();
+        let body =
+            br#"{"id":"x","object":"chat.completion","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":1}}"#;
+        let r = translate_response(body, Dialect::OpenAi, Dialect::OpenAi, &EncodeOptions::default()).unwrap();
         assert_eq!(r.body, body.to_vec());
         assert_eq!(r.usage.unwrap().output_tokens, 1);
-        assert!(translate_response(
-            b"[1]",
-            Dialect::OpenAi,
-            Dialect::OpenAi,
-            &EncodeOptions::default()
-        )
-        .is_err());
+        assert!(translate_response(b"[1]", Dialect::OpenAi, Dialect::OpenAi, &EncodeOptions::default()).is_err());
     }
 }

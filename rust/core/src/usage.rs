@@ -37,10 +37,7 @@ impl Usage {
             input_tokens: count(usage, &["prompt_tokens"]),
             output_tokens: count(usage, &["completion_tokens"]),
             cached_tokens: count(usage, &["prompt_tokens_details", "cached_tokens"]),
-            cache_creation_tokens: count(
-                usage,
-                &["prompt_tokens_details", "cache_creation_tokens"],
-            ),
+            cache_creation_tokens: count(usage, &["prompt_tokens_details", "cache_creation_tokens"]),
             reasoning_tokens: count(usage, &["completion_tokens_details", "reasoning_tokens"]),
         })
     }
@@ -58,15 +55,7 @@ mod tests {
         )
         .unwrap();
         let u = Usage::from_openai(&v).unwrap();
-        assert_eq!(
-            (
-                u.input_tokens,
-                u.output_tokens,
-                u.cached_tokens,
-                u.reasoning_tokens
-            ),
-            (10, 5, 4, 2)
-        );
+        assert_eq!((u.input_tokens, u.output_tokens, u.cached_tokens, u.reasoning_tokens), (10, 5, 4, 2));
         assert_eq!(Usage::from_openai(&Value::Null), None);
     }
 }

@@ -48,20 +48,14 @@ fn load_cases() -> Vec<Case> {
             Case {
                 input: read(".input.sse"),
                 expected: read(".expected.sse"),
-                options: StreamOptions {
-                    include_usage,
-                    ..Default::default()
-                },
+                options: StreamOptions { include_usage, ..Default::default() },
                 name,
             }
         })
         .collect()
 }
 
-fn relay<'a>(
-    chunks: impl IntoIterator<Item = &'a [u8]>,
-    options: StreamOptions,
-) -> (Vec<u8>, StreamState) {
+fn relay<'a>(chunks: impl IntoIterator<Item = &'a [u8]>, options: StreamOptions) -> (Vec<u8>, StreamState) {
     let mut translator = StreamTranslator::new(Dialect::OpenAi, Dialect::OpenAi, options);
     let mut out = Vec::new();
     for chunk in chunks {
@@ -72,26 +66,14 @@ fn relay<'a>(
 }
 
 fn count_frames(haystack: &[u8], frame: &[u8]) -> usize {
-    haystack
-        .windows(frame.len())
-        .filter(|w| *w == frame)
-        .count()
+    haystack.windows(frame.len()).filter(|w| *w == frame).count()
 }
 
 #[test]
 fn fixture_set_is_present() {
     let names: Vec<String> = load_cases().into_iter().map(|c| c.name).collect();
-    for required in [
-        "clean_with_usage",
-        "cut_mid_chunk",
-        "groq_extras",
-        "missing_done",
-        "tool_call_deltas",
-    ] {
-        assert!(
-            names.iter().any(|n| n == required),
-            "missing fixture {required} in {names:?}"
-        );
+    for required in ["clean_with_usage", "cut_mid_chunk", "groq_extras", "missing_done", "tool_call_deltas"] {
+        assert!(names.iter().any(|n| n == required), "missing fixture {required} in {names:?}");
     }
 }
 
@@ -99,25 +81,11 @@ fn fixture_set_is_present() {
 fn fixtures_relay_to_expected_bytes() {
     for case in load_cases() {
         let (out, state) = relay([case.input.as_slice()], case.options);
-        assert_eq!(
-            String::from_utf8_lossy(&out),
-            String::from_utf8_lossy(&case.expected),
-            "fixture {}",
-            case.name
-        );
+        assert_eq!(String::from_utf8_lossy(&out), String::from_utf8_lossy(&case.expected), "fixture {}", case.name);
         let completed = case.expected.ends_with(DONE_FRAME);
-        let want_state = if completed {
-            StreamState::Completed
-        } else {
-            StreamState::Failed
-        };
+        let want_state = if completed { StreamState::Completed } else { StreamState::Failed };
         assert_eq!(state, want_state, "fixture {}", case.name);
-        assert_eq!(
-            count_frames(&case.expected, DONE_FRAME),
-            usize::from(completed),
-            "fixture {}",
-            case.name
-        );
+        assert_eq!(count_frames(&case.expected, DONE_FRAME), usize::from(completed), "fixture {}", case.name);
     }
 }
 
@@ -126,11 +94,7 @@ fn fixtures_do_not_depend_on_chunking() {
     for case in load_cases() {
         for size in [1, 2, 3, 7, 64] {
             let (out, _) = relay(case.input.chunks(size), case.options.clone());
-            assert!(
-                out == case.expected,
-                "fixture {} fed in {size}-byte chunks",
-                case.name
-            );
+            assert!(out == case.expected, "fixture {} fed in {size}-byte chunks", case.name);
         }
     }
 }

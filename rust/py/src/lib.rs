@@ -8,12 +8,9 @@ use omniroute_core::dialect::EncodeOptions;
 use omniroute_core::error_body::{error_body as core_error_body, stream_error_event, ErrorSpec};
 use omniroute_core::inspect::{inspect_request as core_inspect, RequestInfo as CoreRequestInfo};
 use omniroute_core::sse::{encode_event, SseDecoder as CoreSseDecoder};
-use omniroute_core::stream::{
-    StreamOptions, StreamState, StreamTranslator as CoreStreamTranslator,
-};
+use omniroute_core::stream::{StreamOptions, StreamState, StreamTranslator as CoreStreamTranslator};
 use omniroute_core::translate::{
-    translate_request as core_translate_request, translate_response as core_translate_response,
-    UpstreamOptions,
+    translate_request as core_translate_request, translate_response as core_translate_response, UpstreamOptions,
 };
 use omniroute_core::usage::Usage as CoreUsage;
 use omniroute_core::{CoreError, Dialect};
@@ -22,39 +19,17 @@ use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
 use pyo3::types::PyBytes;
 
-create_exception!(
-    _core,
-    OmnirouteError,
-    PyException,
-    "Base class of every OmniRoute error."
-);
-create_exception!(
-    _core,
-    InvalidRequestError,
-    OmnirouteError,
-    "The client's request cannot be accepted."
-);
-create_exception!(
-    _core,
-    UpstreamProtocolError,
-    OmnirouteError,
-    "The upstream broke its own wire protocol."
-);
-create_exception!(
-    _core,
-    UnsupportedError,
-    OmnirouteError,
-    "A dialect pairing or feature that is not available."
-);
+create_exception!(_core, OmnirouteError, PyException, "Base class of every OmniRoute error.");
+create_exception!(_core, InvalidRequestError, OmnirouteError, "The client's request cannot be accepted.");
+create_exception!(_core, UpstreamProtocolError, OmnirouteError, "The upstream broke its own wire protocol.");
+create_exception!(_core, UnsupportedError, OmnirouteError, "A dialect pairing or feature that is not available.");
 
 /// Bodies above this size are processed with the GIL released.
 const DETACH_THRESHOLD: usize = 256 * 1024;
 
 fn to_py_err(err: CoreError) -> PyErr {
     match err {
-        CoreError::InvalidRequest { message, param } => {
-            InvalidRequestError::new_err((message, param))
-        }
+        CoreError::InvalidRequest { message, param } => InvalidRequestError::new_err((message, param)),
         CoreError::UpstreamProtocol { message } => UpstreamProtocolError::new_err(message),
         CoreError::Unsupported { message } => UnsupportedError::new_err(message),
     }
@@ -102,13 +77,8 @@ impl From<CoreRequestInfo> for RequestInfo {
 impl RequestInfo {
     fn __repr__(&self) -> String {
         let py_bool = |b: bool| if b { "True" } else { "False" };
-        let model = self
-            .model
-            .as_ref()
-            .map_or_else(|| "None".to_owned(), |m| format!("{m:?}"));
-        let max_tokens = self
-            .max_tokens
-            .map_or_else(|| "None".to_owned(), |n| n.to_string());
+        let model = self.model.as_ref().map_or_else(|| "None".to_owned(), |m| format!("{m:?}"));
+        let max_tokens = self.max_tokens.map_or_else(|| "None".to_owned(), |n| n.to_string());
         format!(
             "RequestInfo(model={model}, stream={}, include_usage={}, max_tokens={max_tokens}, has_tools={})",
             py_bool(self.stream),
@@ -146,7 +116,11 @@ impl Usage {
     fn __repr__(&self) -> String {
         format!(
             "Usage(input_tokens={}, output_tokens={}, cached_tokens={}, cache_creation_tokens={}, reasoning_tokens={})",
-            self.input_tokens, self.output_tokens, self.cached_tokens, self.cache_creation_tokens, self.reasoning_tokens
+            self.input_tokens,
+            self.output_tokens,
+            self.cached_tokens,
+            self.cache_creation_tokens,
+            self.reasoning_tokens
         )
     }
 }
@@ -154,13 +128,11 @@ impl Usage {
 #[pyfunction]
 fn inspect_request(py: Python<'_>, body: &[u8], dialect_name: &str) -> PyResult<RequestInfo> {
     let d = dialect(dialect_name)?;
-    with_body(py, body, |b| core_inspect(b, d))
-        .map(RequestInfo::from)
-        .map_err(to_py_err)
+    with_body(py, body, |b| core_inspect(b, d)).map(RequestInfo::from).map_err(to_py_err)
 }
 
 #[pyfunction]
-#[pyo3(signature = (body, client, upstream, *, model=None, force_stream_usage=false, merge_system=false))]
+#[pyo3(signature = (body, client, upstream, *, model=None, force_stream_usage=false, merge_system=false, stream=None))]
 fn translate_request<'py>(
     py: Python<'py>,
     body: &[u8],
@@ -169,28 +141,16 @@ fn translate_request<'py>(
     model: Option<&str>,
     force_stream_usage: bool,
     merge_system: bool,
+    stream: Option<bool>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let (c, u) = (dialect(client)?, dialect(upstream)?);
-    let opts = UpstreamOptions {
-        model,
-        force_stream_usage,
-        merge_system,
-    };
+    let opts = UpstreamOptions { model, force_stream_usage, merge_system, stream };
     let out = with_body(py, body, |b| core_translate_request(b, c, u, &opts)).map_err(to_py_err)?;
     Ok(PyBytes::new(py, &out))
 }
 
-fn encode_options(
-    created: u64,
-    response_id: Option<String>,
-    model: Option<String>,
-) -> EncodeOptions {
-    EncodeOptions {
-        created,
-        response_id,
-        model,
-        ..Default::default()
-    }
+fn encode_options(created: u64, response_id: Option<String>, model: Option<String>) -> EncodeOptions {
+    EncodeOptions { created, response_id, model, ..Default::default() }
 }
 
 #[pyfunction]
@@ -206,8 +166,7 @@ fn translate_response<'py>(
 ) -> PyResult<(Bound<'py, PyBytes>, Option<Usage>)> {
     let (u, c) = (dialect(upstream)?, dialect(client)?);
     let opts = encode_options(created, response_id, model);
-    let out =
-        with_body(py, body, |b| core_translate_response(b, u, c, &opts)).map_err(to_py_err)?;
+    let out = with_body(py, body, |b| core_translate_response(b, u, c, &opts)).map_err(to_py_err)?;
     Ok((PyBytes::new(py, &out.body), out.usage.map(Usage::from)))
 }
 
@@ -219,14 +178,7 @@ fn spec<'a>(
     param: Option<&'a str>,
     request_id: Option<&'a str>,
 ) -> ErrorSpec<'a> {
-    ErrorSpec {
-        status,
-        message,
-        error_type,
-        code,
-        param,
-        request_id,
-    }
+    ErrorSpec { status, message, error_type, code, param, request_id }
 }
 
 #[pyfunction]
@@ -260,10 +212,7 @@ fn stream_error<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let d = dialect(dialect_name)?;
     let e = spec(status, message, error_type, code, None, None);
-    Ok(PyBytes::new(
-        py,
-        &stream_error_event(d, &e, sequence_number),
-    ))
+    Ok(PyBytes::new(py, &stream_error_event(d, &e, sequence_number)))
 }
 
 #[pyfunction]
@@ -284,9 +233,7 @@ struct SseDecoder {
 impl SseDecoder {
     #[new]
     fn new() -> Self {
-        SseDecoder {
-            inner: CoreSseDecoder::new(),
-        }
+        SseDecoder { inner: CoreSseDecoder::new() }
     }
 
     fn feed(&mut self, chunk: &[u8]) -> Vec<(Option<String>, String)> {
@@ -319,10 +266,7 @@ impl StreamTranslator {
         response_id: Option<String>,
         model: Option<String>,
     ) -> PyResult<Self> {
-        let options = StreamOptions {
-            include_usage,
-            encode: encode_options(created, response_id, model),
-        };
+        let options = StreamOptions { include_usage, encode: encode_options(created, response_id, model) };
         let inner = CoreStreamTranslator::new(dialect(upstream)?, dialect(client)?, options);
         Ok(StreamTranslator { inner })
     }
@@ -365,6 +309,14 @@ impl StreamTranslator {
     }
 }
 
+/// Estimated input tokens of a client request (o200k BPE over the canonical request).
+#[pyfunction]
+fn estimate_tokens(py: Python<'_>, body: &[u8], dialect_name: &str) -> PyResult<u64> {
+    let d = dialect(dialect_name)?;
+    let owned = body.to_vec();
+    py.detach(|| omniroute_core::tokens::estimate_request_tokens(&owned, d)).map_err(to_py_err)
+}
+
 /// Bytes that keep an idle stream alive without changing its meaning: Anthropic's `ping`
 /// event, an SSE comment elsewhere.
 #[pyfunction]
@@ -381,10 +333,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
     m.add("OmnirouteError", py.get_type::<OmnirouteError>())?;
     m.add("InvalidRequestError", py.get_type::<InvalidRequestError>())?;
-    m.add(
-        "UpstreamProtocolError",
-        py.get_type::<UpstreamProtocolError>(),
-    )?;
+    m.add("UpstreamProtocolError", py.get_type::<UpstreamProtocolError>())?;
     m.add("UnsupportedError", py.get_type::<UnsupportedError>())?;
     m.add_class::<RequestInfo>()?;
     m.add_class::<Usage>()?;
@@ -397,5 +346,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stream_error, m)?)?;
     m.add_function(wrap_pyfunction!(encode_sse, m)?)?;
     m.add_function(wrap_pyfunction!(keepalive, m)?)?;
+    m.add_function(wrap_pyfunction!(estimate_tokens, m)?)?;
     Ok(())
 }

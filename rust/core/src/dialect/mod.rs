@@ -140,12 +140,7 @@ mod tests {
 
     #[test]
     fn parse_round_trips_names() {
-        for d in [
-            Dialect::OpenAi,
-            Dialect::Anthropic,
-            Dialect::Gemini,
-            Dialect::Responses,
-        ] {
+        for d in [Dialect::OpenAi, Dialect::Anthropic, Dialect::Gemini, Dialect::Responses] {
             assert_eq!(Dialect::parse(d.name()), Ok(d));
         }
         assert!(Dialect::parse("cobol").is_err());
