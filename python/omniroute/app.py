@@ -12,8 +12,11 @@ from typing import Any
 
 from omniroute import _core
 from omniroute.api.chat import PINNED_PREFIX, make_chat
+from omniroute.api.gemini import MODELS_PREFIX, make_gemini
 from omniroute.api.health import live, make_ready
+from omniroute.api.messages import make_messages
 from omniroute.api.models import ModelsEndpoint
+from omniroute.api.responses import ITEM_PREFIX, make_responses
 from omniroute.gateway import Gateway
 from omniroute.http.request import Request
 from omniroute.http.routes import Router, normalise_path
@@ -41,6 +44,16 @@ class App:
         router = Router()
         router.add("POST", "/v1/chat/completions", chat)
         router.add_prefix("POST", PINNED_PREFIX, pinned_chat)
+        messages, count = make_messages(gateway)
+        router.add("POST", "/v1/messages", messages)
+        router.add("POST", "/v1/messages/count_tokens", count)
+        create_response, get_response = make_responses(gateway, runtime.responses)
+        router.add("POST", "/v1/responses", create_response)
+        router.add_prefix("GET", ITEM_PREFIX, get_response)
+        list_models, get_model, model_action = make_gemini(gateway)
+        router.add("GET", "/v1beta/models", list_models)
+        router.add_prefix("GET", MODELS_PREFIX, get_model)
+        router.add_prefix("POST", MODELS_PREFIX, model_action)
         router.add("GET", "/v1/models", ModelsEndpoint(runtime, ModelLister()))
         router.add("GET", "/health/live", live)
         router.add("GET", "/health/ready", make_ready(runtime))

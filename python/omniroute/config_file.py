@@ -67,6 +67,9 @@ class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     request_timeout: float | None = None
     shutdown_timeout: float | None = None
     max_body_bytes: int | None = None
+    stream_keepalive: float | None = None
+    responses_ttl: float | None = None
+    responses_max: int | None = None
 
     def as_settings(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in SERVER_KEYS if getattr(self, k) is not None}

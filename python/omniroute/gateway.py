@@ -9,20 +9,23 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from omniroute import _core
-from omniroute.errors import GatewayError, OmnirouteError, UpstreamError, http_status_for
+from omniroute.errors import GatewayError, OmnirouteError, http_status_for
 from omniroute.http.request import ClientDisconnectedError, Request
 from omniroute.observability.logging import now_ms
 from omniroute.providers.executor import auth_headers, chat_url
+from omniroute.relay import relay_json, relay_stream
+from omniroute.routing.catalog import Account
 from omniroute.routing.resolve import Target, resolve_model
 from omniroute.runtime import Runtime
 from omniroute.security.auth import authenticate
 from omniroute.security.model_globs import model_allowed
 from omniroute.store.records import ApiKeyRow, UsageRecord
-from omniroute.upstream.client import MAX_ERROR_BODY, UpstreamResponse
-from omniroute.upstream.errors import passthrough_headers, upstream_error
+from omniroute.upstream.client import MAX_ERROR_BODY
+from omniroute.upstream.errors import upstream_error
 
 access_log = logging.getLogger("omniroute.access")
 
@@ -58,17 +61,60 @@ class CallState:
         self.error: str | None = None
 
 
+class CallSpec:
+    """What a public surface asks of one call."""
+
+    __slots__ = (
+        "dialect",
+        "on_complete",
+        "pinned_provider",
+        "prepare",
+        "response_id",
+        "route",
+        "url_model",
+        "url_stream",
+    )
+
+    def __init__(
+        self,
+        dialect: str,
+        route: str,
+        *,
+        pinned_provider: str | None = None,
+        url_model: str | None = None,
+        url_stream: bool | None = None,
+        response_id: str | None = None,
+        prepare: Callable[[bytes], Awaitable[bytes]] | None = None,
+        on_complete: Callable[[bytes], None] | None = None,
+    ) -> None:
+        self.dialect = dialect
+        self.route = route
+        self.pinned_provider = pinned_provider
+        #: Model and streaming given by the URL (Gemini) instead of the body.
+        self.url_model = url_model
+        self.url_stream = url_stream
+        #: Id to give a translated answer (Responses clients, so it can be stored).
+        self.response_id = response_id
+        #: Rewrites the client body after authentication (Responses `previous_response_id`).
+        self.prepare = prepare
+        #: Receives the answer as the client saw it, after a successful call.
+        self.on_complete = on_complete
+
+
+#: Client headers forwarded to Anthropic-dialect upstreams.
+ANTHROPIC_CLIENT_HEADERS = ("anthropic-version", "anthropic-beta")
+
+
 class Gateway:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self.settings = runtime.settings
 
-    async def handle(
-        self, req: Request, *, dialect: str, route: str, pinned_provider: str | None = None
-    ) -> None:
+    async def handle(self, req: Request, spec: CallSpec) -> None:
         call = CallState()
+        dialect, route = spec.dialect, spec.route
         try:
-            await req.until_disconnect(self._call(req, call, dialect, pinned_provider))
+            await req.until_disconnect(self._call(req, call, spec))
         except ClientDisconnectedError:
             call.outcome, call.status = "client_disconnected", 499
         except OmnirouteError as exc:
@@ -81,8 +127,13 @@ class Gateway:
             self._record(req, call, route, dialect)
 
     def _fail(self, req: Request, call: CallState, dialect: str, exc: OmnirouteError) -> None:
+        call.status, call.outcome, call.error = http_status_for(exc), "error", str(exc)
+        self.answer_error(req, dialect, exc)
+
+    @staticmethod
+    def answer_error(req: Request, dialect: str, exc: OmnirouteError) -> None:
+        """Answers `exc` in the client's error format (unless a response already started)."""
         status = http_status_for(exc)
-        call.status, call.outcome, call.error = status, "error", str(exc)
         if req.responded:
             return
         headers: list[tuple[str, str]] = []
@@ -106,17 +157,22 @@ class Gateway:
             headers.append(("x-should-retry", "false"))
         req.respond(status, body, headers=headers)
 
-    async def _call(self, req: Request, call: CallState, dialect: str, pinned: str | None) -> None:
+    async def _call(self, req: Request, call: CallState, spec: CallSpec) -> None:
         catalog = self.rt.catalog
+        dialect = spec.dialect
         call.api_key = authenticate(req, catalog, required=self.settings.require_api_key)
         body = await req.read_body(self.settings.max_body_bytes)
+        if spec.prepare is not None:
+            body = await spec.prepare(body)
         info = _core.inspect_request(body, dialect)
-        call.stream = info.stream
-        if info.model is None:
+        stream = info.stream if spec.url_stream is None else spec.url_stream
+        call.stream = stream
+        model = spec.url_model or info.model
+        if model is None:
             raise GatewayError(400, "'model' is a required property", param="model", code="missing_model")
-        call.requested_model = info.model
-        target = resolve_model(catalog, info.model, pinned_provider=pinned)
-        self._check_key_models(call.api_key, target)
+        call.requested_model = model
+        target = resolve_model(catalog, model, pinned_provider=spec.pinned_provider)
+        self.check_key_models(call.api_key, target)
         call.provider, call.model = target.provider.id, target.model
         account = target.accounts[0]
         call.connection_id = account.connection_id
@@ -126,14 +182,17 @@ class Gateway:
             dialect,
             upstream_dialect,
             model=target.model,
-            force_stream_usage=info.stream and target.provider.stream_usage,
+            force_stream_usage=stream and target.provider.stream_usage,
+            merge_system=target.model.startswith(target.provider.no_system_role)
+            if target.provider.no_system_role
+            else False,
+            stream=stream,
         )
-        headers = auth_headers(account)
-        headers["content-type"] = "application/json"
-        headers["accept"] = "text/event-stream" if info.stream else "application/json"
+        headers = self.upstream_headers(req, account)
+        headers["accept"] = "text/event-stream" if stream else "application/json"
         resp = await self.rt.upstream.send(
             "POST",
-            chat_url(account, target.model, stream=info.stream),
+            chat_url(account, target.model, stream=stream),
             headers=headers,
             body=upstream_body,
             first_byte_timeout=self.settings.first_byte_timeout,
@@ -142,15 +201,50 @@ class Gateway:
             if resp.status >= 400:
                 raw = await resp.read(timeout=self.settings.request_timeout, limit=MAX_ERROR_BODY)
                 raise upstream_error(resp.status, raw, resp.headers, target.provider.id)
-            if info.stream:
-                await self._relay_stream(req, call, resp, upstream_dialect, dialect, info.include_usage)
+            if stream:
+                result = await relay_stream(
+                    req,
+                    resp,
+                    upstream=upstream_dialect,
+                    client=dialect,
+                    include_usage=info.include_usage,
+                    response_id=spec.response_id,
+                    keepalive=self.settings.stream_keepalive,
+                )
             else:
-                await self._relay_json(req, call, resp, upstream_dialect, dialect)
+                result = await relay_json(
+                    req,
+                    resp,
+                    upstream=upstream_dialect,
+                    client=dialect,
+                    timeout=self.settings.request_timeout,
+                    response_id=spec.response_id,
+                )
         finally:
             resp.close()
+        call.status = 200
+        call.usage, call.ttft_ms = result.usage, result.ttft_ms
+        if result.completed:
+            call.outcome = "success"
+            if spec.on_complete is not None and result.final_response is not None:
+                spec.on_complete(result.final_response)
+        else:
+            call.outcome, call.error = "stream_failed", result.error
 
     @staticmethod
-    def _check_key_models(key: ApiKeyRow | None, target: Target) -> None:
+    def upstream_headers(req: Request, account: Account) -> dict[str, str]:
+        """Auth and protocol headers for one upstream call."""
+        headers = auth_headers(account)
+        if account.provider.dialect == "anthropic":
+            for name in ANTHROPIC_CLIENT_HEADERS:
+                value = req.header(name)
+                if value:
+                    headers[name] = value
+        headers["content-type"] = "application/json"
+        return headers
+
+    @staticmethod
+    def check_key_models(key: ApiKeyRow | None, target: Target) -> None:
         if key is None or not key.allowed_models:
             return
         names = (
@@ -165,74 +259,6 @@ class Gateway:
                 code="model_not_allowed",
                 error_type="permission_error",
             )
-
-    async def _relay_json(
-        self, req: Request, call: CallState, resp: UpstreamResponse, upstream: str, client: str
-    ) -> None:
-        raw = await resp.read(timeout=self.settings.request_timeout)
-        body, usage = _core.translate_response(raw, upstream, client)
-        call.usage = usage
-        call.status, call.outcome = 200, "success"
-        req.respond(200, body, headers=passthrough_headers(resp.headers))
-
-    async def _relay_stream(
-        self,
-        req: Request,
-        call: CallState,
-        resp: UpstreamResponse,
-        upstream: str,
-        client: str,
-        include_usage: bool,
-    ) -> None:
-        translator = _core.StreamTranslator(upstream, client, include_usage=include_usage)
-        chunks = resp.chunks()
-        # Wait for the first translated bytes before committing to a 200: until then a
-        # failure is still an ordinary error answer.
-        pending = b""
-        try:
-            async for chunk in chunks:
-                pending = translator.feed(chunk)
-                if pending or translator.state != "open":
-                    break
-            else:
-                pending = translator.finish()
-        except UpstreamError:
-            if not pending:
-                raise
-        if translator.state == "failed" and not pending.strip():
-            raise GatewayError(
-                502, translator.error_message or "upstream stream failed", code="upstream_error"
-            )
-        transport = req.start_stream(200, passthrough_headers(resp.headers))
-        call.status = 200
-        call.ttft_ms = now_ms(req.started)
-        try:
-            await transport.send_bytes(pending)
-            if translator.state == "open":
-                try:
-                    async for chunk in chunks:
-                        out = translator.feed(chunk)
-                        if out:
-                            await transport.send_bytes(out)
-                        if translator.state != "open":
-                            break
-                    tail = translator.finish()
-                except UpstreamError as exc:
-                    tail = translator.fail(str(exc))
-                if tail:
-                    await transport.send_bytes(tail)
-        except OSError as exc:  # the client's side of the stream closed
-            raise ClientDisconnectedError from exc
-        except Exception as exc:
-            if exc.__class__.__name__ in ("RSGIProtocolClosed", "ProtocolClosed"):
-                raise ClientDisconnectedError from exc
-            raise
-        call.usage = translator.usage
-        if translator.state == "completed":
-            call.outcome = "success"
-        else:
-            call.outcome = "stream_failed"
-            call.error = translator.error_message
 
     def _record(self, req: Request, call: CallState, route: str, dialect: str) -> None:
         latency = now_ms(req.started)

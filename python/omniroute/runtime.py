@@ -17,6 +17,7 @@ from omniroute.security.vault import Vault
 from omniroute.settings import Settings
 from omniroute.store.db import DB_FILE, open_database
 from omniroute.store.repositories import Repositories
+from omniroute.store.responses_store import ResponsesStore
 from omniroute.store.usage_writer import UsageWriter
 from omniroute.upstream.client import UpstreamClient
 
@@ -38,6 +39,9 @@ class Runtime:
             connect_timeout=settings.connect_timeout, idle_timeout=settings.stream_idle_timeout
         )
         self.usage = UsageWriter(data / DB_FILE)
+        self.responses = ResponsesStore(
+            data / DB_FILE, ttl=settings.responses_ttl, max_entries=settings.responses_max
+        )
         self._refresher: asyncio.Task[None] | None = None
 
     def _load_catalog(self) -> Catalog:
@@ -84,4 +88,5 @@ class Runtime:
                 await self._refresher
         await self.upstream.close()
         self.usage.close()
+        self.responses.close()
         self.db.close()

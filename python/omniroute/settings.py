@@ -38,6 +38,12 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     request_timeout: float = 120.0
     shutdown_timeout: float = 30.0
     max_body_bytes: int = 32 * 1024 * 1024
+    #: Seconds of upstream silence after which a started stream gets a keep-alive (Anthropic
+    #: `ping`, an SSE comment elsewhere).
+    stream_keepalive: float = 15.0
+    #: Stored Responses (`previous_response_id`, `GET /v1/responses/{id}`): lifetime and count.
+    responses_ttl: float = 30 * 86400.0
+    responses_max: int = 10_000
 
     def __repr__(self) -> str:
         shown = ", ".join(
@@ -72,6 +78,9 @@ SERVER_KEYS = (
     "request_timeout",
     "shutdown_timeout",
     "max_body_bytes",
+    "stream_keepalive",
+    "responses_ttl",
+    "responses_max",
 )
 
 #: Environment variable -> Settings field.
@@ -148,6 +157,8 @@ def validate(settings: Settings) -> Settings:
             raise ConfigError(f"{name} must be positive")
     if settings.shutdown_timeout < 0:
         raise ConfigError("shutdown_timeout must not be negative")
+    if settings.stream_keepalive <= 0 or settings.responses_ttl <= 0 or settings.responses_max < 1:
+        raise ConfigError("stream_keepalive, responses_ttl and responses_max must be positive")
     if settings.max_body_bytes < 1024:
         raise ConfigError("max_body_bytes must be at least 1024")
     return msgspec.structs.replace(settings, log_level=settings.log_level.lower())

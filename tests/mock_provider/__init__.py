@@ -6,7 +6,10 @@
         assert mock.requests[-1].json["model"] == "gpt-4o-mini"
 
 A request body may carry its own script in a top-level "mock" field (takes precedence over
-the FIFO). See script.Script for the fields.
+the FIFO). See script.Script for the fields. The same script drives every wire protocol:
+OpenAI Chat Completions (/v1/chat/completions), OpenAI Responses (/v1/responses), Anthropic
+Messages (/v1/messages, base URL without /v1) and Gemini (/v1beta/models/{model}:generateContent,
+base URL without /v1beta); server.py lists every route.
 """
 
 from .script import Script, ToolCallSpec

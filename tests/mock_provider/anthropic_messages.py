@@ -43,7 +43,10 @@ def error_body(status: int, message: str | None = None, type_: str | None = None
     default_type = _ERROR_TYPES.get(status, "api_error" if status >= 500 else "invalid_request_error")
     return {
         "type": "error",
-        "error": {"type": type_ or default_type, "message": message or f"Mock provider error (HTTP {status})."},
+        "error": {
+            "type": type_ or default_type,
+            "message": message or f"Mock provider error (HTTP {status}).",
+        },
     }
 
 
@@ -106,11 +109,15 @@ def message_body(script: Script, request_body: Mapping[str, Any], seq: int) -> d
     """The non-streaming Message object."""
     content: list[dict[str, Any]] = []
     if script.reasoning:
-        content.append({"type": "thinking", "thinking": script.reasoning, "signature": script.signature_for(seq)})
+        content.append(
+            {"type": "thinking", "thinking": script.reasoning, "signature": script.signature_for(seq)}
+        )
     if script.text:
         content.append({"type": "text", "text": script.text})
     for tc, tool_id in zip(script.tool_calls, _tool_ids(script), strict=True):
-        content.append({"type": "tool_use", "id": tool_id, "name": tc.name, "input": parse_arguments(tc.arguments)})
+        content.append(
+            {"type": "tool_use", "id": tool_id, "name": tc.name, "input": parse_arguments(tc.arguments)}
+        )
     body = _envelope(script, request_body, seq)
     body.update(
         content=content,
@@ -122,7 +129,9 @@ def message_body(script: Script, request_body: Mapping[str, Any], seq: int) -> d
     return body
 
 
-def _block_events(index: int, start: dict[str, Any], deltas: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def _block_events(
+    index: int, start: dict[str, Any], deltas: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
     events = [{"type": "content_block_start", "index": index, "content_block": start}]
     events.extend({"type": "content_block_delta", "index": index, "delta": d} for d in deltas)
     events.append({"type": "content_block_stop", "index": index})

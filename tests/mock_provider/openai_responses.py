@@ -157,12 +157,20 @@ def stream_events(script: Script, request_body: Mapping[str, Any], seq: int) -> 
     if script.reasoning:
         item = answer.reasoning_item()
         summary = {"type": "summary_text", "text": script.reasoning}
-        inner = [{"type": "response.reasoning_summary_part.added", "summary_index": 0, "part": {**summary, "text": ""}}]
+        inner = [
+            {
+                "type": "response.reasoning_summary_part.added",
+                "summary_index": 0,
+                "part": {**summary, "text": ""},
+            }
+        ]
         inner.extend(
             {"type": "response.reasoning_summary_text.delta", "summary_index": 0, "delta": piece}
             for piece in split_even(script.reasoning, 2)
         )
-        inner.append({"type": "response.reasoning_summary_text.done", "summary_index": 0, "text": script.reasoning})
+        inner.append(
+            {"type": "response.reasoning_summary_text.done", "summary_index": 0, "text": script.reasoning}
+        )
         inner.append({"type": "response.reasoning_summary_part.done", "summary_index": 0, "part": summary})
         item_events({**item, "summary": [], "encrypted_content": None}, inner, item)
     if script.text:
@@ -171,8 +179,12 @@ def stream_events(script: Script, request_body: Mapping[str, Any], seq: int) -> 
             {"type": "response.output_text.delta", "content_index": 0, "delta": piece, "logprobs": []}
             for piece in split_even(script.text, script.chunks)
         )
-        inner.append({"type": "response.output_text.done", "content_index": 0, "text": script.text, "logprobs": []})
-        inner.append({"type": "response.content_part.done", "content_index": 0, "part": _text_part(script.text)})
+        inner.append(
+            {"type": "response.output_text.done", "content_index": 0, "text": script.text, "logprobs": []}
+        )
+        inner.append(
+            {"type": "response.content_part.done", "content_index": 0, "part": _text_part(script.text)}
+        )
         item_events(answer.message_item("in_progress"), inner, answer.message_item())
     for added, done in zip(answer.call_items("in_progress"), answer.call_items(), strict=True):
         inner = [
@@ -210,7 +222,9 @@ async def handle(
     seq = request_seq(request)
     if body.get("stream") is not True:
         response = web.Response(
-            status=script.status, text=dumps(response_body(script, body, seq)), content_type="application/json"
+            status=script.status,
+            text=dumps(response_body(script, body, seq)),
+            content_type="application/json",
         )
         response.headers.update(headers)
         return response

@@ -1,7 +1,20 @@
 """MockProvider: a real aiohttp server on 127.0.0.1, run in a background thread.
 
 Owns the thread/event-loop lifecycle, routing, request recording, the script FIFO and the
-`/v1/models` listing. Protocol handlers (openai_chat, ...) build the actual responses.
+model listings. Protocol handlers (openai_chat, openai_responses, anthropic_messages, gemini)
+build the actual responses.
+
+Routes (unknown paths 404 in OpenAI's error shape, or Gemini's under /v1beta/):
+    POST /v1/chat/completions                       OpenAI Chat Completions (scripted)
+    POST /v1/responses                              OpenAI Responses (scripted)
+    POST /v1/messages                               Anthropic Messages (scripted; needs x-api-key
+                                                    or authorization, else 401)
+    POST /v1/messages/count_tokens                  Anthropic token count (same auth)
+    GET  /v1/models                                 OpenAI list; Anthropic's with anthropic-version
+    POST /v1beta/models/{model}:generateContent     Gemini (scripted; needs x-goog-api-key or
+    POST /v1beta/models/{model}:streamGenerateContent   ?key=, else 403; streaming needs ?alt=sse)
+    POST /v1beta/models/{model}:countTokens         Gemini token count
+    GET  /v1beta/models, /v1beta/models/{model}     Gemini model listing / lookup
 """
 
 from __future__ import annotations
@@ -14,14 +27,15 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 from aiohttp import web
 
-from . import openai_chat
+from . import anthropic_messages, gemini, openai_chat, openai_responses
+from .common import SEQ_KEY
 from .script import Script
 from .sse import OUTCOMES_KEY
 
@@ -30,11 +44,82 @@ DEFAULT_MODELS = ["gpt-4o-mini", "gpt-4o", "mock-model"]
 ScriptedHandler = Callable[
     [web.Request, Mapping[str, Any], Script, Mapping[str, str]], Awaitable[web.StreamResponse]
 ]
+#: Unscripted endpoints (token counts, model listings): (request, parsed body, headers, models).
+PlainHandler = Callable[[web.Request, Any, Mapping[str, str], Sequence[str]], web.StreamResponse]
+#: Runs before the script is taken (auth, query checks); returns an error response or None.
+Precheck = Callable[[web.Request, Mapping[str, str]], web.Response | None]
 
-# path -> handler for endpoints whose response is driven by a Script.
-_SCRIPTED_ROUTES: dict[str, ScriptedHandler] = {
-    "/v1/chat/completions": openai_chat.handle,
+
+class ErrorFactory(Protocol):
+    def __call__(
+        self, status: int, message: str | None = None, *, headers: Mapping[str, str] | None = None
+    ) -> web.Response: ...
+
+
+def _no_headers(request_id: str) -> dict[str, str]:
+    return {}
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    error: ErrorFactory
+    extra_headers: Callable[[str], dict[str, str]] = _no_headers
+
+
+_OPENAI = _Dialect(openai_chat.error_response)
+_ANTHROPIC = _Dialect(anthropic_messages.error_response, anthropic_messages.extra_headers)
+_GEMINI = _Dialect(gemini.error_response)
+
+
+@dataclass(frozen=True)
+class _Route:
+    method: str
+    dialect: _Dialect
+    scripted: ScriptedHandler | None = None
+    plain: PlainHandler | None = None
+    precheck: Precheck | None = None
+
+
+def _list_models(
+    request: web.Request, body: Any, headers: Mapping[str, str], models: Sequence[str]
+) -> web.StreamResponse:
+    if "anthropic-version" in request.headers:
+        return web.json_response(anthropic_messages.models_body(models), headers=headers)
+    created = int(time.time())
+    data = [{"id": m, "object": "model", "created": created, "owned_by": "mock"} for m in models]
+    return web.json_response({"object": "list", "data": data}, headers=headers)
+
+
+_ROUTES: dict[str, _Route] = {
+    "/v1/models": _Route("GET", _OPENAI, plain=_list_models),
+    "/v1/chat/completions": _Route("POST", _OPENAI, scripted=openai_chat.handle),
+    "/v1/responses": _Route("POST", _OPENAI, scripted=openai_responses.handle),
+    "/v1/messages": _Route(
+        "POST", _ANTHROPIC, scripted=anthropic_messages.handle, precheck=anthropic_messages.check_auth
+    ),
+    "/v1/messages/count_tokens": _Route(
+        "POST", _ANTHROPIC, plain=anthropic_messages.count_tokens, precheck=anthropic_messages.check_auth
+    ),
+    gemini.MODELS_PATH: _Route("GET", _GEMINI, plain=gemini.list_models, precheck=gemini.check_auth),
 }
+
+# Gemini `/v1beta/models/{model}:{method}` routes by method (None: `GET /v1beta/models/{model}`).
+_GEMINI_ROUTES: dict[str | None, _Route] = {
+    None: _Route("GET", _GEMINI, plain=gemini.get_model, precheck=gemini.check_auth),
+    "generateContent": _Route("POST", _GEMINI, scripted=gemini.handle, precheck=gemini.check_auth),
+    "streamGenerateContent": _Route(
+        "POST", _GEMINI, scripted=gemini.handle, precheck=gemini.check_stream_request
+    ),
+    "countTokens": _Route("POST", _GEMINI, plain=gemini.count_tokens, precheck=gemini.check_auth),
+}
+
+
+def _route_for(path: str) -> _Route | None:
+    route = _ROUTES.get(path)
+    if route is not None:
+        return route
+    parsed = gemini.split_model_path(path)
+    return _GEMINI_ROUTES.get(parsed[1]) if parsed is not None else None
 
 
 @dataclass(frozen=True)
@@ -186,7 +271,9 @@ class MockProvider:
             parsed: Any = json.loads(raw) if raw else None
         except ValueError:
             parsed = None
-        request_id = f"req_mock_{next(self._counter)}"
+        seq = next(self._counter)
+        request_id = f"req_mock_{seq}"
+        request[SEQ_KEY] = seq
         headers: dict[str, str] = {}
         for name, value in request.headers.items():
             key = name.lower()
@@ -202,30 +289,35 @@ class MockProvider:
         )
         with self._lock:
             self._requests.append(record)
-        base_headers = {"x-request-id": request_id}
 
-        if request.path == "/v1/models":
-            if request.method != "GET":
-                return openai_chat.error_response(405, "Method not allowed.", headers=base_headers)
-            return web.json_response(self._models_body(), headers=base_headers)
-        handler = _SCRIPTED_ROUTES.get(request.path)
-        if handler is None:
-            return openai_chat.error_response(
-                404, f"Unknown request URL: {request.method} {request.path}.", headers=base_headers
+        route = _route_for(request.path)
+        if route is None:
+            dialect = _GEMINI if request.path.startswith(gemini.PREFIX) else _OPENAI
+            return dialect.error(
+                404,
+                f"Unknown request URL: {request.method} {request.path}.",
+                headers={"x-request-id": request_id},
             )
-        if request.method != "POST":
-            return openai_chat.error_response(405, "Method not allowed.", headers=base_headers)
+        base_headers = {"x-request-id": request_id, **route.dialect.extra_headers(request_id)}
+        error = route.dialect.error
+        if request.method != route.method:
+            return error(405, "Method not allowed.", headers=base_headers)
+        if route.precheck is not None:
+            denied = route.precheck(request, base_headers)
+            if denied is not None:
+                return denied
+        if route.plain is not None:
+            return route.plain(request, parsed, base_headers, list(self.models))
+        assert route.scripted is not None
         if not isinstance(parsed, dict):
-            return openai_chat.error_response(
-                400, "Request body must be a JSON object.", headers=base_headers
-            )
+            return error(400, "Request body must be a JSON object.", headers=base_headers)
         try:
             script = self._script_for(parsed)
         except (TypeError, ValueError) as exc:
-            return openai_chat.error_response(400, f"Invalid mock script: {exc}", headers=base_headers)
+            return error(400, f"Invalid mock script: {exc}", headers=base_headers)
         if script.delay_ms:
             await asyncio.sleep(script.delay_ms / 1000)
-        return await handler(request, parsed, script, {**base_headers, **script.headers})
+        return await route.scripted(request, parsed, script, {**base_headers, **script.headers})
 
     def _record_outcome(self, request_id: str, outcome: str) -> None:
         with self._lock:
@@ -236,13 +328,3 @@ class MockProvider:
             return Script.from_dict(body["mock"])
         with self._lock:
             return self._scripts.popleft() if self._scripts else Script()
-
-    def _models_body(self) -> dict[str, Any]:
-        created = int(time.time())
-        return {
-            "object": "list",
-            "data": [
-                {"id": m, "object": "model", "created": created, "owned_by": "mock"}
-                for m in list(self.models)
-            ],
-        }

@@ -4,6 +4,9 @@
 //! boundary in both directions. Large bodies are copied into owned buffers and processed with
 //! the GIL released, so other Python threads keep running during big translations.
 
+// Python-facing functions mirror keyword-only Python signatures, which may be long.
+#![allow(clippy::too_many_arguments)]
+
 use omniroute_core::dialect::EncodeOptions;
 use omniroute_core::error_body::{error_body as core_error_body, stream_error_event, ErrorSpec};
 use omniroute_core::inspect::{inspect_request as core_inspect, RequestInfo as CoreRequestInfo};
@@ -183,7 +186,6 @@ fn spec<'a>(
 
 #[pyfunction]
 #[pyo3(signature = (dialect_name, status, message, *, error_type=None, code=None, param=None, request_id=None))]
-#[allow(clippy::too_many_arguments)] // mirrors the keyword-only Python signature
 fn error_body<'py>(
     py: Python<'py>,
     dialect_name: &str,
