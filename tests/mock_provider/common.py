@@ -16,7 +16,7 @@ _TEXT_KEYS = frozenset({"text", "content", "system", "thinking", "input", "instr
 
 
 def request_seq(request: web.Request) -> int:
-    return request[SEQ_KEY] if SEQ_KEY in request else 0
+    return request[SEQ_KEY]
 
 
 def word_count(body: Any) -> int:
