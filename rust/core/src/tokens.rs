@@ -72,7 +72,14 @@ pub fn count_request(request: &ChatRequest) -> u64 {
 /// Estimated input tokens of a client body in `dialect`.
 pub fn estimate_request_tokens(body: &[u8], dialect_of_body: Dialect) -> CoreResult<u64> {
     crate::json_scan::scan_object(body)?;
-    let value: Value = serde_json::from_slice(body).map_err(|e| CoreError::invalid(format!("invalid JSON: {e}")))?;
+    let mut value: Value =
+        serde_json::from_slice(body).map_err(|e| CoreError::invalid(format!("invalid JSON: {e}")))?;
+    if dialect_of_body == Dialect::Anthropic {
+        // count_tokens bodies carry no max_tokens; it does not affect the count.
+        if let Some(map) = value.as_object_mut() {
+            map.entry("max_tokens").or_insert(Value::from(1));
+        }
+    }
     let request = dialect::request_to_ir(dialect_of_body, &value)?;
     Ok(count_request(&request))
 }
@@ -86,6 +93,13 @@ mod tests {
     fn text_is_tokenised_not_character_counted() {
         assert_eq!(count_text("hello world"), 2);
         assert!(count_text(&"token ".repeat(100)) <= 101);
+    }
+
+    #[test]
+    fn anthropic_count_tokens_bodies_need_no_max_tokens() {
+        let body = br#"{"model":"m","system":"Be terse.","messages":[{"role":"user","content":"hello there"}]}"#;
+        let n = estimate_request_tokens(body, Dialect::Anthropic).unwrap();
+        assert!(n > 5 && n < 20, "{n}");
     }
 
     #[test]
