@@ -241,3 +241,25 @@ def test_public_bind_without_keys_is_refused(tmp_path: Path) -> None:
 def test_version_flag() -> None:
     result = run_cli("--version")
     assert result.returncode == 0 and result.stdout.startswith("omniroute ")
+
+
+def test_gemini_surface_accepts_query_key_and_lists_models(keyed_gateway: GatewayProcess) -> None:
+    assert httpx.get(f"{keyed_gateway.url}/v1beta/models").status_code == 401
+    denied = httpx.get(f"{keyed_gateway.url}/v1beta/models", params={"key": "sk-wrong-key-xxxxxxxxxxxxxxxx"})
+    assert denied.status_code == 401 and denied.json()["error"]["status"] == "UNAUTHENTICATED"
+    listed = httpx.get(f"{keyed_gateway.url}/v1beta/models", params={"key": CI_KEY})
+    names = {m["name"] for m in listed.json()["models"]}
+    assert "models/openai/gpt-4o" in names
+
+
+def test_anthropic_surface_accepts_beta_query_and_bearer(keyed_gateway: GatewayProcess) -> None:
+    resp = httpx.post(
+        f"{keyed_gateway.url}/v1/messages",
+        params={"beta": "true"},
+        headers={"authorization": f"Bearer {CI_KEY}", "anthropic-version": "2023-06-01"},
+        json={"model": "openai/gpt-4o", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["type"] == "message"
+    missing = httpx.post(f"{keyed_gateway.url}/v1/messages", json={"model": "openai/gpt-4o", "messages": []})
+    assert missing.status_code == 401 and missing.json()["error"]["type"] == "authentication_error"
