@@ -11,6 +11,10 @@ import logging
 from typing import Any
 
 from omniroute import _core
+from omniroute.admin.aliases import make_alias_api
+from omniroute.admin.combos import PREFIX as COMBO_PREFIX
+from omniroute.admin.combos import make_combo_api
+from omniroute.admin.resilience import make_resilience_api
 from omniroute.api.chat import PINNED_PREFIX, make_chat
 from omniroute.api.gemini import MODELS_PREFIX, make_gemini
 from omniroute.api.health import live, make_ready
@@ -55,6 +59,17 @@ class App:
         router.add_prefix("GET", MODELS_PREFIX, get_model)
         router.add_prefix("POST", MODELS_PREFIX, model_action)
         router.add("GET", "/v1/models", ModelsEndpoint(runtime, ModelLister()))
+        combos, combo_item, _ = make_combo_api(runtime)
+        router.add("GET", "/api/combos", combos)
+        router.add("POST", "/api/combos", combos)
+        for method in ("GET", "PUT", "DELETE"):
+            router.add_prefix(method, COMBO_PREFIX, combo_item)
+        aliases = make_alias_api(runtime)
+        router.add("GET", "/api/aliases", aliases)
+        router.add("PUT", "/api/aliases", aliases)
+        resilience_state, resilience_reset = make_resilience_api(runtime)
+        router.add("GET", "/api/health/resilience", resilience_state)
+        router.add("POST", "/api/health/resilience/reset", resilience_reset)
         router.add("GET", "/health/live", live)
         router.add("GET", "/health/ready", make_ready(runtime))
         self.router = router

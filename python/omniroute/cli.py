@@ -77,15 +77,14 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str]) -> tuple[Setti
     }
     config_path = flags.get("config_path") or environ.get("OMNIROUTE_CONFIG")
     config = load_config(config_path) if config_path else None
-    settings = build_settings(
-        flags=flags, environ=environ, server_section=config.server.as_settings() if config else None
-    )
     if config_path:
-        settings = build_settings(
-            flags={**flags, "config_path": str(Path(config_path).expanduser().resolve())},
-            environ=environ,
-            server_section=config.server.as_settings() if config else None,
-        )
+        flags["config_path"] = str(Path(config_path).expanduser().resolve())
+    settings = build_settings(
+        flags=flags,
+        environ=environ,
+        server_section=config.server.as_settings() if config else None,
+        sections=config.settings_sections() if config else None,
+    )
     if not settings.require_api_key and not is_loopback(settings.host) and not settings.allow_open_bind:
         raise ConfigError(
             f"refusing to bind {settings.host}: API keys are not required, so anyone who can reach this "

@@ -21,7 +21,7 @@ import msgspec
 
 from omniroute.errors import ConfigError
 from omniroute.providers.registry import BY_NAME
-from omniroute.settings import SERVER_KEYS
+from omniroute.settings import SERVER_KEYS, BreakerSettings, LimitSettings, RoutingSettings
 
 NodeDialect = Literal["openai", "anthropic", "responses"]
 
@@ -35,6 +35,42 @@ class ConnectionConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     priority: int = 1
     enabled: bool = True
     models: list[str] = msgspec.field(default_factory=list)
+    #: Outbound limits for this connection (0 = off); absent = the `[limits]` default.
+    rpm: int | None = None
+    min_gap_ms: int | None = None
+    max_concurrent: int | None = None
+
+
+ComboStrategy = Literal["priority", "weighted", "round-robin", "random", "least-used", "cost-optimized"]
+COMBO_STRATEGIES: tuple[str, ...] = (
+    "priority",
+    "weighted",
+    "round-robin",
+    "random",
+    "least-used",
+    "cost-optimized",
+)
+
+
+class ComboModel(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    model: str
+    weight: int = 1
+
+
+class ComboConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    name: str
+    strategy: ComboStrategy = "priority"
+    models: list[str | ComboModel]
+    enabled: bool = True
+    max_retries: int | None = None
+    retry_delay: float | None = None
+    concurrency_per_model: int | None = None
+    queue_timeout: float | None = None
+
+
+class WildcardAliasConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    pattern: str
+    target: str
 
 
 class NodeConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -80,6 +116,17 @@ class ConfigFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     connections: list[ConnectionConfig] = msgspec.field(default_factory=list)
     nodes: list[NodeConfig] = msgspec.field(default_factory=list)
     api_keys: list[ApiKeyConfig] = msgspec.field(default_factory=list)
+    combos: list[ComboConfig] = msgspec.field(default_factory=list)
+    aliases: dict[str, str] = msgspec.field(default_factory=dict)
+    wildcard_aliases: list[WildcardAliasConfig] = msgspec.field(default_factory=list)
+    routing: RoutingSettings | None = None
+    limits: LimitSettings | None = None
+    breakers: BreakerSettings | None = None
+
+    def settings_sections(self) -> dict[str, Any]:
+        """The `[routing]`, `[limits]` and `[breakers]` tables, for Settings."""
+        found = {"routing": self.routing, "limits": self.limits, "breakers": self.breakers}
+        return {name: msgspec.to_builtins(value) for name, value in found.items() if value is not None}
 
 
 _PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
@@ -201,6 +248,7 @@ def _check_semantics(file: Path, text: str, config: ConfigFile) -> None:
         _check_secret_source(file, text, path, node.api_key, node.api_key_env)
         if not re.match(r"^https?://", node.base_url):
             raise _fail(file, text, [*path, "base_url"], "base_url must start with http:// or https://")
+    _check_routing(file, text, config)
     names: set[str] = set()
     values: set[str] = set()
     for i, key in enumerate(config.api_keys):
@@ -213,6 +261,30 @@ def _check_semantics(file: Path, text: str, config: ConfigFile) -> None:
             values.add(key.key)
         if key.key is not None and len(key.key) < 16:
             raise _fail(file, text, ["api_keys", i, "key"], "key must be at least 16 characters")
+
+
+def _check_routing(file: Path, text: str, config: ConfigFile) -> None:
+    from omniroute.routing.combos import ComboError, validate_combo_graph
+
+    combos: dict[str, list[str]] = {}
+    for i, combo in enumerate(config.combos):
+        path: list[str | int] = ["combos", i]
+        if not combo.name.strip() or combo.name in combos:
+            raise _fail(file, text, [*path, "name"], f"combo name {combo.name!r} is empty or duplicated")
+        if not combo.models:
+            raise _fail(file, text, [*path, "models"], "a combo needs at least one model")
+        for entry in combo.models:
+            if isinstance(entry, ComboModel) and entry.weight < 0:
+                raise _fail(file, text, [*path, "models"], "weights must not be negative")
+        combos[combo.name] = [e if isinstance(e, str) else e.model for e in combo.models]
+    try:
+        validate_combo_graph(combos, max_depth=(config.routing or RoutingSettings()).max_depth)
+    except ComboError as exc:
+        index = next((i for i, c in enumerate(config.combos) if c.name == exc.combo), 0)
+        raise _fail(file, text, ["combos", index, "models"], str(exc)) from None
+    for i, wildcard in enumerate(config.wildcard_aliases):
+        if "*" not in wildcard.pattern and "?" not in wildcard.pattern:
+            raise _fail(file, text, ["wildcard_aliases", i, "pattern"], "a wildcard pattern needs * or ?")
 
 
 def load_config(path: str | Path) -> ConfigFile:

@@ -13,19 +13,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from omniroute import _core
+from omniroute.attempt import AttemptInput
 from omniroute.errors import GatewayError, OmnirouteError, http_status_for
+from omniroute.fallback import run_plan
 from omniroute.http.request import ClientDisconnectedError, Request
 from omniroute.observability.logging import now_ms
-from omniroute.providers.executor import auth_headers, chat_url
-from omniroute.relay import relay_json, relay_stream
+from omniroute.providers.executor import auth_headers
 from omniroute.routing.catalog import Account
-from omniroute.routing.resolve import Target, resolve_model
+from omniroute.routing.plan import build_plan
+from omniroute.routing.resolve import Target
 from omniroute.runtime import Runtime
 from omniroute.security.auth import authenticate
 from omniroute.security.model_globs import model_allowed
 from omniroute.store.records import ApiKeyRow, UsageRecord
-from omniroute.upstream.client import MAX_ERROR_BODY
-from omniroute.upstream.errors import upstream_error
 
 access_log = logging.getLogger("omniroute.access")
 
@@ -35,6 +35,8 @@ class CallState:
 
     __slots__ = (
         "api_key",
+        "attempts",
+        "combo",
         "connection_id",
         "error",
         "model",
@@ -59,6 +61,8 @@ class CallState:
         self.ttft_ms: float | None = None
         self.usage: _core.Usage | None = None
         self.error: str | None = None
+        self.attempts = 0
+        self.combo: str | None = None
 
 
 class CallSpec:
@@ -171,57 +175,23 @@ class Gateway:
         if model is None:
             raise GatewayError(400, "'model' is a required property", param="model", code="missing_model")
         call.requested_model = model
-        target = resolve_model(catalog, model, pinned_provider=spec.pinned_provider)
-        self.check_key_models(call.api_key, target)
-        call.provider, call.model = target.provider.id, target.model
-        account = target.accounts[0]
-        call.connection_id = account.connection_id
-        upstream_dialect = target.provider.dialect
-        upstream_body = _core.translate_request(
-            body,
-            dialect,
-            upstream_dialect,
-            model=target.model,
-            force_stream_usage=stream and target.provider.stream_usage,
-            merge_system=target.model.startswith(target.provider.no_system_role)
-            if target.provider.no_system_role
-            else False,
+        plan = build_plan(
+            catalog,
+            model,
+            pinned_provider=spec.pinned_provider,
+            routing=self.settings.routing,
+            ordering=self.rt.combo_ordering,
+            now=time.monotonic(),
+        )
+        call.combo = plan.combo
+        attempt = AttemptInput(
+            body=body,
+            dialect=dialect,
             stream=stream,
+            include_usage=info.include_usage,
+            response_id=spec.response_id,
         )
-        headers = self.upstream_headers(req, account)
-        headers["accept"] = "text/event-stream" if stream else "application/json"
-        resp = await self.rt.upstream.send(
-            "POST",
-            chat_url(account, target.model, stream=stream),
-            headers=headers,
-            body=upstream_body,
-            first_byte_timeout=self.settings.first_byte_timeout,
-        )
-        try:
-            if resp.status >= 400:
-                raw = await resp.read(timeout=self.settings.request_timeout, limit=MAX_ERROR_BODY)
-                raise upstream_error(resp.status, raw, resp.headers, target.provider.id)
-            if stream:
-                result = await relay_stream(
-                    req,
-                    resp,
-                    upstream=upstream_dialect,
-                    client=dialect,
-                    include_usage=info.include_usage,
-                    response_id=spec.response_id,
-                    keepalive=self.settings.stream_keepalive,
-                )
-            else:
-                result = await relay_json(
-                    req,
-                    resp,
-                    upstream=upstream_dialect,
-                    client=dialect,
-                    timeout=self.settings.request_timeout,
-                    response_id=spec.response_id,
-                )
-        finally:
-            resp.close()
+        result = await run_plan(self, req, call, plan, attempt)
         call.status = 200
         call.usage, call.ttft_ms = result.usage, result.ttft_ms
         if result.completed:
@@ -244,21 +214,28 @@ class Gateway:
         return headers
 
     @staticmethod
-    def check_key_models(key: ApiKeyRow | None, target: Target) -> None:
+    def key_allows(key: ApiKeyRow | None, target: Target) -> bool:
         if key is None or not key.allowed_models:
-            return
+            return True
         names = (
             f"{target.provider.id}/{target.model}",
             f"{target.provider.alias}/{target.model}",
             target.model,
         )
-        if not model_allowed(key.allowed_models, names):
-            raise GatewayError(
-                403,
-                f"This API key may not use model '{target.provider.alias}/{target.model}'",
-                code="model_not_allowed",
-                error_type="permission_error",
-            )
+        return model_allowed(key.allowed_models, names)
+
+    @staticmethod
+    def model_not_allowed(target: Target) -> GatewayError:
+        return GatewayError(
+            403,
+            f"This API key may not use model '{target.provider.alias}/{target.model}'",
+            code="model_not_allowed",
+            error_type="permission_error",
+        )
+
+    def check_key_models(self, key: ApiKeyRow | None, target: Target) -> None:
+        if not self.key_allows(key, target):
+            raise self.model_not_allowed(target)
 
     def _record(self, req: Request, call: CallState, route: str, dialect: str) -> None:
         latency = now_ms(req.started)
@@ -284,8 +261,15 @@ class Gateway:
             cache_creation_tokens=usage.cache_creation_tokens if usage else 0,
             reasoning_tokens=usage.reasoning_tokens if usage else 0,
             error=call.error[:1000] if call.error else None,
+            attempts=max(call.attempts, 1),
+            combo=call.combo,
         )
         self.rt.usage.record(record)
+        if call.combo is not None:
+            target = f"{call.provider}/{call.model}" if call.provider else None
+            self.rt.combo_metrics.record(
+                call.combo, ok=call.outcome == "success", attempts=call.attempts, target=target
+            )
         if access_log.isEnabledFor(logging.INFO):
             fields: dict[str, Any] = {
                 "request_id": req.request_id,

@@ -9,15 +9,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 
 import apsw
 
+from omniroute.resilience.breakers import Breakers
+from omniroute.resilience.cooldowns import Cooldowns
+from omniroute.resilience.limits import OutboundLimits
+from omniroute.routing.accounts import AccountSelector
 from omniroute.routing.catalog import Catalog, build_catalog
+from omniroute.routing.combo_metrics import ComboMetrics
+from omniroute.routing.combos import ComboOrdering
+from omniroute.routing.slots import ModelSlots
 from omniroute.security.vault import Vault
 from omniroute.settings import Settings
+from omniroute.store.breaker_store import BreakerStore
 from omniroute.store.db import DB_FILE, open_database
 from omniroute.store.repositories import Repositories
 from omniroute.store.responses_store import ResponsesStore
+from omniroute.store.routing_repo import RoutingRepository
 from omniroute.store.usage_writer import UsageWriter
 from omniroute.upstream.client import UpstreamClient
 
@@ -33,7 +43,23 @@ class Runtime:
         self.db: apsw.Connection = open_database(data)
         self.vault = Vault.from_settings(settings.encryption_key, data)
         self.repos = Repositories(self.db, self.vault)
+        self.routing_repo = RoutingRepository(self.db)
         self.catalog: Catalog = self._load_catalog()
+        # Routing and resilience state of this process (behind small classes, so a shared
+        # backend can replace them for multi-instance deployments).
+        self.cooldowns = Cooldowns()
+        self.selector = AccountSelector()
+        self.combo_ordering = ComboOrdering()
+        self.model_slots = ModelSlots()
+        self.combo_metrics = ComboMetrics()
+        self.breaker_store = BreakerStore(data / DB_FILE)
+        self.breakers = Breakers(
+            threshold=settings.breakers.failure_threshold,
+            reset_timeout=settings.breakers.reset_timeout,
+            persist=self._persist_breaker,
+        )
+        self.breakers.load(self.routing_repo.list_breakers(), now=time.monotonic(), wall_now=time.time())
+        self.limits = OutboundLimits(settings.limits)
         self._data_version = self._current_data_version()
         self.upstream = UpstreamClient(
             connect_timeout=settings.connect_timeout, idle_timeout=settings.stream_idle_timeout
@@ -46,12 +72,26 @@ class Runtime:
 
     def _load_catalog(self) -> Catalog:
         return build_catalog(
-            self.repos.list_connections(), self.repos.list_nodes(), self.repos.list_api_keys()
+            self.repos.list_connections(),
+            self.repos.list_nodes(),
+            self.repos.list_api_keys(),
+            combos=self.routing_repo.list_combos(),
+            aliases=self.routing_repo.list_aliases(),
+            wildcards=self.routing_repo.list_wildcards(),
         )
+
+    def _persist_breaker(self, key: str, state: str, failures: int, opened_at: float | None) -> None:
+        """Breakers run on the monotonic clock; storage keeps wall-clock time."""
+        wall = None if opened_at is None else time.time() - (time.monotonic() - opened_at)
+        self.breaker_store.save(key, state, failures, wall)
 
     def _current_data_version(self) -> int:
         row = self.db.execute("PRAGMA data_version").fetchone()
         return int(row[0]) if row else 0
+
+    def reload_catalog(self) -> None:
+        """After this process wrote routing data itself (`data_version` only shows other writers)."""
+        self.catalog = self._load_catalog()
 
     def refresh_if_changed(self) -> bool:
         version = self._current_data_version()
@@ -89,4 +129,5 @@ class Runtime:
         await self.upstream.close()
         self.usage.close()
         self.responses.close()
+        self.breaker_store.close()
         self.db.close()

@@ -10,7 +10,7 @@ import os
 import socket
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -18,6 +18,55 @@ from omniroute.errors import ConfigError
 
 SETTINGS_ENV = "OMNIROUTE_SETTINGS_JSON"
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+AccountStrategy = Literal["fill-first", "round-robin", "p2c", "random", "least-used", "cost-optimized"]
+ACCOUNT_STRATEGIES: tuple[str, ...] = (
+    "fill-first",
+    "round-robin",
+    "p2c",
+    "random",
+    "least-used",
+    "cost-optimized",
+)
+
+
+class ProviderRouting(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    account_strategy: AccountStrategy | None = None
+    sticky_limit: int | None = None
+
+
+class RoutingSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """`[routing]`: account selection and the defaults every combo starts from."""
+
+    account_strategy: AccountStrategy = "fill-first"
+    #: Round-robin: calls an account keeps before the least recently used one takes over.
+    sticky_limit: int = 3
+    #: Retries of the same account after a transient failure (408 / 5xx / timeout).
+    max_retries: int = 1
+    retry_delay: float = 2.0
+    #: Round-robin combos: calls in flight per model before the next model is preferred.
+    concurrency_per_model: int = 3
+    queue_timeout: float = 30.0
+    max_depth: int = 3
+    providers: dict[str, ProviderRouting] = msgspec.field(default_factory=dict)
+
+
+class LimitSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """`[limits]`: outbound limits per connection (0 = off); connections may override each."""
+
+    rpm: int = 0
+    min_gap_ms: int = 0
+    max_concurrent: int = 0
+    #: Longest wait for an outbound slot before the next account is tried.
+    queue_timeout: float = 5.0
+
+
+class BreakerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """`[breakers]`: consecutive provider failures that open a circuit, and how long it stays open."""
+
+    failure_threshold: int = 5
+    reset_timeout: float = 30.0
 
 
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
@@ -30,6 +79,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     require_api_key: bool = False
     #: Allows a non-loopback bind while inbound keys are not required (an open relay).
     allow_open_bind: bool = False
+    #: Bearer token for the `/api/*` management API; without it `/api/*` is loopback-only.
+    admin_token: str | None = None
     #: Secret for the credential vault; when absent a key file in data_dir is used.
     encryption_key: str | None = msgspec.field(default=None)
     connect_timeout: float = 10.0
@@ -44,10 +95,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: Stored Responses (`previous_response_id`, `GET /v1/responses/{id}`): lifetime and count.
     responses_ttl: float = 30 * 86400.0
     responses_max: int = 10_000
+    routing: RoutingSettings = msgspec.field(default_factory=RoutingSettings)
+    limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
+    breakers: BreakerSettings = msgspec.field(default_factory=BreakerSettings)
 
     def __repr__(self) -> str:
         shown = ", ".join(
-            f"{name}={'<hidden>' if name == 'encryption_key' and value else repr(value)}"
+            f"{name}={'<hidden>' if name in ('encryption_key', 'admin_token') and value else repr(value)}"
             for name, value in msgspec.structs.asdict(self).items()
         )
         return f"Settings({shown})"
@@ -94,6 +148,7 @@ ENV_KEYS = {
     "OMNIROUTE_WORKERS": "workers",
     "LOG_LEVEL": "log_level",
     "OMNIROUTE_ALLOW_OPEN_BIND": "allow_open_bind",
+    "OMNIROUTE_ADMIN_TOKEN": "admin_token",
 }
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -122,9 +177,13 @@ def build_settings(
     flags: Mapping[str, Any],
     environ: Mapping[str, str],
     server_section: Mapping[str, Any] | None = None,
+    sections: Mapping[str, Any] | None = None,
 ) -> Settings:
-    """Merges the sources in precedence order and validates the result."""
-    values: dict[str, Any] = {}
+    """Merges the sources in precedence order and validates the result.
+
+    `sections` carries the config file's `[routing]`, `[limits]` and `[breakers]` tables.
+    """
+    values: dict[str, Any] = dict(sections or {})
     for key, value in (server_section or {}).items():
         values[key] = value
     for env_name, field in ENV_KEYS.items():
@@ -159,6 +218,16 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError("shutdown_timeout must not be negative")
     if settings.stream_keepalive <= 0 or settings.responses_ttl <= 0 or settings.responses_max < 1:
         raise ConfigError("stream_keepalive, responses_ttl and responses_max must be positive")
+    routing = settings.routing
+    if routing.sticky_limit < 1 or routing.max_retries < 0 or routing.retry_delay < 0:
+        raise ConfigError("routing: sticky_limit must be >= 1, max_retries and retry_delay >= 0")
+    if routing.concurrency_per_model < 1 or routing.queue_timeout < 0 or not 1 <= routing.max_depth <= 3:
+        raise ConfigError("routing: concurrency_per_model >= 1, queue_timeout >= 0, max_depth 1-3")
+    limits = settings.limits
+    if min(limits.rpm, limits.min_gap_ms, limits.max_concurrent) < 0 or limits.queue_timeout < 0:
+        raise ConfigError("limits: values must not be negative")
+    if settings.breakers.failure_threshold < 1 or settings.breakers.reset_timeout <= 0:
+        raise ConfigError("breakers: failure_threshold >= 1 and reset_timeout > 0")
     if settings.max_body_bytes < 1024:
         raise ConfigError("max_body_bytes must be at least 1024")
     return msgspec.structs.replace(settings, log_level=settings.log_level.lower())

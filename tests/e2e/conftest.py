@@ -46,8 +46,12 @@ def mock() -> Iterator[MockProvider]:
 
 
 @pytest.fixture(autouse=True)
-def _clean_mock(mock: MockProvider) -> None:
+def _clean_state(mock: MockProvider) -> None:
+    """Each test starts with an empty mock and gateways without cooldowns or open breakers."""
     mock.clear()
+    for gateway in list(GatewayProcess.running):
+        if gateway.proc is not None and gateway.proc.poll() is None:
+            gateway.reset_resilience()
 
 
 @pytest.fixture(scope="session")

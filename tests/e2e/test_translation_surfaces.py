@@ -183,7 +183,9 @@ def test_pre_stream_upstream_errors_use_each_client_format(gw: GatewayProcess, m
     assert a_info.value.body["type"] == "error"  # type: ignore[index]
     assert a_info.value.response.headers["retry-after"] == "3"
 
-    mock.enqueue({"status": 503, "error_message": "down for maintenance"})
+    # A 503 is transient: the gateway retries the same account once before giving up.
+    for _ in range(2):
+        mock.enqueue({"status": 503, "error_message": "down for maintenance"})
     gemini = gem(gw)  # keep the client alive: it closes its HTTP client when collected
     with pytest.raises(genai_errors.ServerError) as g_info:
         gemini.models.generate_content(model="anthropic/claude-mock-1", contents="x")

@@ -148,6 +148,8 @@ class MockProvider:
         #: request id -> how its stream ended: "complete", "cut" or "client_gone".
         self._outcomes: dict[str, str] = {}
         self._scripts: collections.deque[Script] = collections.deque()
+        #: Upstream API key -> the script every request carrying it gets (a whole account failing).
+        self._key_scripts: dict[str, Script] = {}
         self._counter = itertools.count(1)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -180,6 +182,14 @@ class MockProvider:
         with self._lock:
             self._requests.clear()
             self._scripts.clear()
+            self._key_scripts.clear()
+
+    def script_for_key(self, api_key: str, script: Mapping[str, Any] | Script) -> None:
+        """Every later request authenticated with `api_key` gets `script` (until `clear()`);
+        it wins over the FIFO but not over an inline `mock` field."""
+        parsed = script if isinstance(script, Script) else Script.from_dict(script)
+        with self._lock:
+            self._key_scripts[api_key] = parsed
 
     def enqueue(self, script: Mapping[str, Any] | Script) -> None:
         """Queue a script (validated now) for the next request that carries no inline `mock`."""
@@ -312,7 +322,7 @@ class MockProvider:
         if not isinstance(parsed, dict):
             return error(400, "Request body must be a JSON object.", headers=base_headers)
         try:
-            script = self._script_for(parsed)
+            script = self._script_for(parsed, request)
         except (TypeError, ValueError) as exc:
             return error(400, f"Invalid mock script: {exc}", headers=base_headers)
         if script.delay_ms:
@@ -323,8 +333,20 @@ class MockProvider:
         with self._lock:
             self._outcomes[request_id] = outcome
 
-    def _script_for(self, body: Mapping[str, Any]) -> Script:
+    def _script_for(self, body: Mapping[str, Any], request: web.Request) -> Script:
         if "mock" in body:
             return Script.from_dict(body["mock"])
+        key = _presented_key(request)
         with self._lock:
+            if key is not None and key in self._key_scripts:
+                return self._key_scripts[key]
             return self._scripts.popleft() if self._scripts else Script()
+
+
+def _presented_key(request: web.Request) -> str | None:
+    auth = request.headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:].strip()
+    return (
+        request.headers.get("x-api-key") or request.headers.get("x-goog-api-key") or request.query.get("key")
+    )

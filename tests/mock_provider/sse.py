@@ -89,4 +89,7 @@ async def _abort(request: web.Request) -> None:
         if transport.is_closing() or transport.get_write_buffer_size() == 0:
             break
         await asyncio.sleep(0.005)
+    # A reset can make the peer's kernel drop bytes it received but has not read yet: give the
+    # client a moment to read what was sent, so a cut is always "after these events".
+    await asyncio.sleep(0.05)
     transport.abort()

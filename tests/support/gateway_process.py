@@ -25,6 +25,9 @@ def free_port() -> int:
 
 
 class GatewayProcess:
+    #: Every gateway started in this test session that is still running.
+    running: list[GatewayProcess] = []  # noqa: RUF012 - deliberately shared across instances
+
     def __init__(
         self,
         data_dir: Path,
@@ -81,6 +84,7 @@ class GatewayProcess:
             try:
                 with urllib.request.urlopen(f"{self.url}/health/ready", timeout=1) as resp:
                     if resp.status == 200:
+                        GatewayProcess.running.append(self)
                         return self
             except OSError:
                 time.sleep(0.05)
@@ -101,7 +105,24 @@ class GatewayProcess:
         assert self.proc is not None
         return self.proc.wait(timeout)
 
+    def reset_resilience(self) -> None:
+        """Clears breakers and cooldowns, so one test's failures do not leak into the next."""
+        request = urllib.request.Request(
+            f"{self.url}/api/health/resilience/reset",
+            data=b'{"breakers": true, "cooldowns": true}',
+            method="POST",
+            headers={"content-type": "application/json", **self.admin_headers()},
+        )
+        with urllib.request.urlopen(request, timeout=5) as resp:
+            assert resp.status == 200
+
+    def admin_headers(self) -> dict[str, str]:
+        token = self.env.get("OMNIROUTE_ADMIN_TOKEN")
+        return {"authorization": f"Bearer {token}"} if token else {}
+
     def stop(self, timeout: float = 15.0) -> int | None:
+        if self in GatewayProcess.running:
+            GatewayProcess.running.remove(self)
         if self.proc is None:
             return None
         self.terminate()

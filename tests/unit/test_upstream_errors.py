@@ -179,3 +179,10 @@ def test_passthrough_drops_other_headers(name: str) -> None:
 def test_passthrough_accepts_multidict_with_repeated_headers() -> None:
     upstream = CIMultiDict([("X-RateLimit-Reset", "1s"), ("x-ratelimit-reset", "2s"), ("Set-Cookie", "a=1")])
     assert passthrough_headers(upstream) == [("x-ratelimit-reset", "1s"), ("x-ratelimit-reset", "2s")]
+
+
+def test_deeply_nested_error_body_is_read_as_text() -> None:
+    from omniroute.upstream.errors import upstream_error
+
+    err = upstream_error(502, b"[" * 100_000, {}, "openai")
+    assert err.status == 502 and err.message.startswith("[openai] [[[")

@@ -34,4 +34,12 @@ class ModelsEndpoint:
                 {"id": f"{spec.alias}/{model}", "object": "model", "created": 0, "owned_by": spec.id}
                 for model in models
             )
+        data.extend(
+            {"id": name, "object": "model", "created": 0, "owned_by": "combo"}
+            for name, combo in catalog.combos.items()
+            if combo.enabled
+        )
+        data.extend(
+            {"id": alias, "object": "model", "created": 0, "owned_by": "alias"} for alias in catalog.aliases
+        )
         req.respond(200, msgspec.json.encode({"object": "list", "data": data}))

@@ -17,6 +17,8 @@ def normalise_path(path: str) -> str:
         path = path[3:]
     if path in ("/chat/completions", "/models", "/responses", "/embeddings"):
         return "/v1" + path
+    if path.startswith("/codex/"):
+        return "/v1/" + path.removeprefix("/codex/")
     return path
 
 

@@ -11,6 +11,8 @@ from collections.abc import Mapping
 import msgspec
 
 from omniroute.providers.registry import BY_NAME, ProviderSpec
+from omniroute.routing.aliases import WildcardAliases
+from omniroute.routing.combos import Combo
 from omniroute.store.records import ApiKeyRow, ConnectionRow, NodeRow
 
 
@@ -24,6 +26,13 @@ class Account(msgspec.Struct, frozen=True, kw_only=True):
     api_key: str | None
     priority: int
     models: tuple[str, ...]
+    #: (rpm, min_gap_ms, max_concurrent) overrides; None = the `[limits]` default.
+    limits: tuple[int | None, int | None, int | None] = (None, None, None)
+
+    @property
+    def key(self) -> str:
+        """Stable identity for per-account state (cooldowns, limits, selection)."""
+        return f"{self.provider.id}/{self.name}"
 
 
 class Catalog(msgspec.Struct, frozen=True, kw_only=True):
@@ -33,6 +42,9 @@ class Catalog(msgspec.Struct, frozen=True, kw_only=True):
     providers: Mapping[str, ProviderSpec]
     #: Active inbound keys by SHA-256 digest.
     keys: Mapping[str, ApiKeyRow]
+    combos: Mapping[str, Combo] = msgspec.field(default_factory=dict)
+    aliases: Mapping[str, str] = msgspec.field(default_factory=dict)
+    wildcards: WildcardAliases = msgspec.field(default_factory=lambda: WildcardAliases(()))
 
     def provider_models(self, provider_id: str) -> tuple[str, ...]:
         """Models a provider serves here: its accounts' configured lists, else the registry's."""
@@ -58,7 +70,15 @@ def node_spec(node: NodeRow) -> ProviderSpec:
     )
 
 
-def build_catalog(connections: list[ConnectionRow], nodes: list[NodeRow], keys: list[ApiKeyRow]) -> Catalog:
+def build_catalog(
+    connections: list[ConnectionRow],
+    nodes: list[NodeRow],
+    keys: list[ApiKeyRow],
+    *,
+    combos: list[Combo] | None = None,
+    aliases: dict[str, str] | None = None,
+    wildcards: list[tuple[str, str]] | None = None,
+) -> Catalog:
     accounts: dict[str, list[Account]] = {}
     providers: dict[str, ProviderSpec] = {}
     for row in connections:
@@ -74,6 +94,7 @@ def build_catalog(connections: list[ConnectionRow], nodes: list[NodeRow], keys: 
                 api_key=row.api_key,
                 priority=row.priority,
                 models=row.models,
+                limits=row.limits,
             )
         )
         providers[spec.id] = spec
@@ -100,4 +121,11 @@ def build_catalog(connections: list[ConnectionRow], nodes: list[NodeRow], keys: 
         for pid, accs in accounts.items()
     }
     active_keys = {k.key_hash: k for k in keys if k.revoked_at is None}
-    return Catalog(accounts=ordered, providers=providers, keys=active_keys)
+    return Catalog(
+        accounts=ordered,
+        providers=providers,
+        keys=active_keys,
+        combos={c.name: c for c in combos or ()},
+        aliases=dict(aliases or {}),
+        wildcards=WildcardAliases(wildcards or ()),
+    )

@@ -1,9 +1,11 @@
 """Model string -> target provider and upstream model id.
 
-`prefix/model` splits at the first `/` (the model may hold more slashes); the prefix is a node
-prefix, a provider alias or a provider id. A bare name goes to the one provider that lists it;
-if several do, the request is ambiguous; if none does and exactly one provider is connected,
-that one gets it.
+Order: an exact combo name wins over everything (combo names may contain `/`; combos are
+expanded by `routing.plan`); then an exact alias; then `prefix/model`, split at the first `/`
+(the model may hold more slashes), where the prefix is a node prefix, a provider alias or a
+provider id; then wildcard aliases (most specific wins); then the catalogue: a bare name goes
+to the one provider that lists it; if several do, the request is ambiguous; if none does and
+exactly one provider is connected, that one gets it.
 """
 
 from __future__ import annotations
@@ -14,14 +16,23 @@ from omniroute.errors import GatewayError
 from omniroute.providers.registry import BY_NAME, ProviderSpec
 from omniroute.routing.catalog import Account, Catalog
 
+#: Alias hops allowed before a loop is assumed (`a` -> `b` -> `c`).
+MAX_ALIAS_HOPS = 4
+
 
 class Target(msgspec.Struct, frozen=True, kw_only=True):
     provider: ProviderSpec
     model: str
     accounts: tuple[Account, ...]
+    #: The combo this target came from (innermost), if any.
+    combo: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.provider.alias}/{self.model}"
 
 
-def _check_model_string(model: str) -> None:
+def check_model_string(model: str) -> None:
     if not model.strip():
         raise GatewayError(400, "'model' must not be empty", param="model", code="invalid_model")
     if "../" in model or "..\\" in model or any(ord(c) < 0x20 or ord(c) == 0x7F for c in model):
@@ -42,8 +53,11 @@ def _target(catalog: Catalog, spec: ProviderSpec, model: str) -> Target:
     return Target(provider=spec, model=model, accounts=accounts)
 
 
-def resolve_model(catalog: Catalog, model: str, *, pinned_provider: str | None = None) -> Target:
-    _check_model_string(model)
+def resolve_model(
+    catalog: Catalog, model: str, *, pinned_provider: str | None = None, hops: int = 0
+) -> Target:
+    """One model string -> one provider target (combos are expanded by `routing.plan`)."""
+    check_model_string(model)
     if pinned_provider is not None:
         spec = catalog.providers.get(pinned_provider) or BY_NAME.get(pinned_provider)
         if spec is None:
@@ -52,6 +66,9 @@ def resolve_model(catalog: Catalog, model: str, *, pinned_provider: str | None =
         if rest and (catalog.providers.get(prefix) is spec or BY_NAME.get(prefix) is spec):
             model = rest
         return _target(catalog, spec, model)
+    alias = catalog.aliases.get(model)
+    if alias is not None and hops < MAX_ALIAS_HOPS:
+        return resolve_model(catalog, alias, hops=hops + 1)
     prefix, slash, rest = model.partition("/")
     if slash:
         spec = catalog.providers.get(prefix) or BY_NAME.get(prefix)
@@ -61,6 +78,9 @@ def resolve_model(catalog: Catalog, model: str, *, pinned_provider: str | None =
                     400, f"Model name missing after '{prefix}/'", param="model", code="invalid_model"
                 )
             return _target(catalog, spec, rest)
+    wildcard = catalog.wildcards.match(model) if len(catalog.wildcards) else None
+    if wildcard is not None and wildcard != model and hops < MAX_ALIAS_HOPS:
+        return resolve_model(catalog, wildcard, hops=hops + 1)
     return _resolve_bare(catalog, model)
 
 

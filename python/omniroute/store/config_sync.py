@@ -14,10 +14,12 @@ from typing import Any
 
 import msgspec
 
-from omniroute.config_file import ConfigFile, resolve_secret
+from omniroute.config_file import ComboModel, ConfigFile, resolve_secret
 from omniroute.providers.registry import BY_NAME
+from omniroute.routing.combos import Combo, ComboEntry, ComboSettings
 from omniroute.security.api_keys import generate_key, hash_key, key_hint
 from omniroute.store.repositories import Repositories
+from omniroute.store.routing_repo import RoutingRepository
 
 
 def _fingerprint(entry: Any, secret: str | None) -> str:
@@ -46,6 +48,7 @@ def apply_config(
                 priority=conn.priority,
                 enabled=conn.enabled,
                 models=conn.models,
+                limits=(conn.rpm, conn.min_gap_ms, conn.max_concurrent),
                 config_hash=fp,
             )
         for node in config.nodes:
@@ -82,4 +85,38 @@ def apply_config(
                 allowed_models=key.allowed_models,
                 config_hash=fp,
             )
+        _apply_routing(RoutingRepository(repos.conn), config)
     return generated
+
+
+def _apply_routing(routing: RoutingRepository, config: ConfigFile) -> None:
+    for entry in config.combos:
+        fp = _fingerprint(entry, None)
+        if routing.combo_hash(entry.name) == fp:
+            continue
+        entries = tuple(
+            ComboEntry(model=m.model, weight=m.weight) if isinstance(m, ComboModel) else ComboEntry(model=m)
+            for m in entry.models
+        )
+        settings = ComboSettings(
+            max_retries=entry.max_retries,
+            retry_delay=entry.retry_delay,
+            concurrency_per_model=entry.concurrency_per_model,
+            queue_timeout=entry.queue_timeout,
+        )
+        combo = Combo(
+            name=entry.name,
+            strategy=entry.strategy,
+            entries=entries,
+            settings=settings,
+            enabled=entry.enabled,
+        )
+        routing.upsert_combo(combo, config_hash=fp)
+    for alias, target in config.aliases.items():
+        fp = _fingerprint((alias, target), None)
+        if routing.alias_hash(alias) != fp:
+            routing.upsert_alias(alias, target, config_hash=fp)
+    for wildcard in config.wildcard_aliases:
+        fp = _fingerprint(wildcard, None)
+        if routing.wildcard_hash(wildcard.pattern) != fp:
+            routing.upsert_wildcard(wildcard.pattern, wildcard.target, config_hash=fp)

@@ -14,6 +14,8 @@ class ConnectionRow(msgspec.Struct, frozen=True, kw_only=True):
     enabled: bool
     api_key: str | None
     models: tuple[str, ...]
+    #: (rpm, min_gap_ms, max_concurrent) overrides; None = the `[limits]` default.
+    limits: tuple[int | None, int | None, int | None] = (None, None, None)
 
 
 class NodeRow(msgspec.Struct, frozen=True, kw_only=True):
@@ -57,3 +59,5 @@ class UsageRecord(msgspec.Struct, frozen=True, kw_only=True):
     cache_creation_tokens: int = 0
     reasoning_tokens: int = 0
     error: str | None = None
+    attempts: int = 1
+    combo: str | None = None

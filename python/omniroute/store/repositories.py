@@ -45,18 +45,21 @@ class Repositories:
         priority: int,
         enabled: bool,
         models: list[str],
+        limits: tuple[int | None, int | None, int | None] = (None, None, None),
         config_hash: str | None = None,
     ) -> None:
         now = time.time()
         sealed = None if api_key is None else self.vault.seal(api_key, _connection_aad(provider, name))
+        rpm, min_gap_ms, max_concurrent = limits
         self.conn.execute(
             """INSERT INTO connections (provider, name, base_url, priority, enabled, secret, models, config_hash,
-                                        created_at, updated_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                        created_at, updated_at, rpm, min_gap_ms, max_concurrent)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT (provider, name) DO UPDATE SET base_url = excluded.base_url,
                    priority = excluded.priority, enabled = excluded.enabled, secret = excluded.secret,
                    models = excluded.models, config_hash = COALESCE(excluded.config_hash, connections.config_hash),
-                   updated_at = excluded.updated_at""",
+                   updated_at = excluded.updated_at, rpm = excluded.rpm, min_gap_ms = excluded.min_gap_ms,
+                   max_concurrent = excluded.max_concurrent""",
             (
                 provider,
                 name,
@@ -68,12 +71,16 @@ class Repositories:
                 config_hash,
                 now,
                 now,
+                rpm,
+                min_gap_ms,
+                max_concurrent,
             ),
         )
 
     def list_connections(self) -> list[ConnectionRow]:
         rows: list[Any] = self.conn.execute(
-            "SELECT id, provider, name, base_url, priority, enabled, secret, models FROM connections ORDER BY priority, id"
+            "SELECT id, provider, name, base_url, priority, enabled, secret, models, rpm, min_gap_ms, max_concurrent "
+            "FROM connections ORDER BY priority, id"
         ).fetchall()
         return [
             ConnectionRow(
@@ -85,6 +92,7 @@ class Repositories:
                 enabled=bool(r[5]),
                 api_key=None if r[6] is None else self.vault.open(bytes(r[6]), _connection_aad(r[1], r[2])),
                 models=tuple(json.loads(r[7])),
+                limits=(r[8], r[9], r[10]),
             )
             for r in rows
         ]

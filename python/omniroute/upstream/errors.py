@@ -50,7 +50,7 @@ def upstream_error(status: int, body: bytes, headers: Mapping[str, str], provide
     code: str | None = None
     try:
         message, err_type, code = _fields(msgspec.json.decode(body))
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         text = body.decode("utf-8", "replace").strip()
         message = text[:500] if text else None
     if not message:

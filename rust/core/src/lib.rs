@@ -10,6 +10,7 @@ pub mod error_body;
 pub mod inspect;
 pub mod ir;
 pub mod json_scan;
+pub mod limits;
 pub mod rewrite;
 pub mod sanitize;
 pub mod sse;

@@ -5,8 +5,9 @@
 
 use serde_json::{Map, Value};
 
+/// `obfuscation` is OpenAI's own stream padding field: official clients expect and ignore it.
 const TOP_LEVEL: &[&str] =
-    &["id", "object", "created", "model", "choices", "usage", "system_fingerprint", "service_tier"];
+    &["id", "object", "created", "model", "choices", "usage", "system_fingerprint", "service_tier", "obfuscation"];
 const CHOICE: &[&str] = &["index", "message", "delta", "finish_reason", "logprobs"];
 const MESSAGE: &[&str] =
     &["role", "content", "refusal", "tool_calls", "function_call", "annotations", "audio", "reasoning_content"];
@@ -58,6 +59,12 @@ mod tests {
             v,
             serde_json::json!({"id":"x","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}],"usage":{"prompt_tokens":1}})
         );
+    }
+
+    #[test]
+    fn openai_obfuscation_padding_is_standard() {
+        let mut v: Value = serde_json::from_str(r#"{"id":"x","obfuscation":"abc","choices":[]}"#).unwrap();
+        assert!(!sanitize_chat_object(&mut v));
     }
 
     #[test]

@@ -208,7 +208,9 @@ impl StreamTranslator {
             return;
         }
         encode_event(out, event.event.as_deref(), &event.data);
-        if self.client == Dialect::Responses && event.event.as_deref() == Some("response.completed") {
+        if self.client == Dialect::Responses
+            && matches!(event.event.as_deref(), Some("response.completed" | "response.incomplete"))
+        {
             self.completed_response = Some(event.data.clone());
         }
         let error = self.ir_events.iter().find_map(|e| match e {
@@ -218,6 +220,9 @@ impl StreamTranslator {
         if let Some(message) = error {
             self.state = StreamState::Failed;
             self.error_message = Some(message);
+        } else if matches!(&self.mode, Mode::Passthrough { decoder } if decoder.is_complete()) {
+            // Nothing after the upstream's own terminal event reaches the client.
+            self.state = StreamState::Completed;
         }
     }
 

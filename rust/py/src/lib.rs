@@ -7,6 +7,8 @@
 // Python-facing functions mirror keyword-only Python signatures, which may be long.
 #![allow(clippy::too_many_arguments)]
 
+mod limits;
+
 use omniroute_core::dialect::EncodeOptions;
 use omniroute_core::error_body::{error_body as core_error_body, stream_error_event, ErrorSpec};
 use omniroute_core::inspect::{inspect_request as core_inspect, RequestInfo as CoreRequestInfo};
@@ -341,6 +343,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Usage>()?;
     m.add_class::<SseDecoder>()?;
     m.add_class::<StreamTranslator>()?;
+    m.add_class::<limits::Limiter>()?;
     m.add_function(wrap_pyfunction!(inspect_request, m)?)?;
     m.add_function(wrap_pyfunction!(translate_request, m)?)?;
     m.add_function(wrap_pyfunction!(translate_response, m)?)?;

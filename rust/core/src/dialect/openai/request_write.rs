@@ -45,7 +45,13 @@ pub fn request_from_ir(request: &ChatRequest, model: &str) -> CoreResult<Value> 
         }
     }
     if let Some(max_tokens) = request.max_tokens {
-        body.insert("max_tokens".to_owned(), json!(max_tokens));
+        // Reasoning models reject `max_tokens`; `max_completion_tokens` is what they read.
+        let field = if request.reasoning.as_ref().and_then(reasoning_effort).is_some() {
+            "max_completion_tokens"
+        } else {
+            "max_tokens"
+        };
+        body.insert(field.to_owned(), json!(max_tokens));
     }
     for (key, value) in [
         ("temperature", request.temperature),
@@ -271,8 +277,8 @@ mod tests {
         assert_eq!(messages[3]["tool_calls"][1]["function"]["name"], "get_time");
         assert_eq!(messages[4], json!({"role": "tool", "tool_call_id": "call_1", "content": "18C, cloudy"}));
         assert_eq!(messages[5]["content"], "14:05");
-        assert_eq!(body["max_tokens"], 1024);
-        assert!(body.get("max_completion_tokens").is_none());
+        assert_eq!(body["max_completion_tokens"], 1024, "reasoning is on, so the reasoning-model field is used");
+        assert!(body.get("max_tokens").is_none());
         assert_eq!(body["stream_options"], json!({"include_usage": true}));
         assert_eq!(body["reasoning_effort"], "medium");
         assert_eq!(body["response_format"]["json_schema"]["name"], "answer");

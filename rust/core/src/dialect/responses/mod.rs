@@ -11,7 +11,11 @@ mod decode;
 mod encode;
 mod response;
 #[cfg(test)]
-mod tests;
+mod tests_request;
+#[cfg(test)]
+mod tests_response;
+#[cfg(test)]
+mod tests_stream;
 
 use serde_json::{json, Map, Value};
 
@@ -483,7 +487,10 @@ pub fn request_from_ir(request: &ChatRequest, model: &str) -> CoreResult<Value> 
         let tools: Vec<Value> = request.tools.iter().map(tool_from_ir).collect();
         body.insert("tools".into(), Value::Array(tools));
     }
-    if let Some(choice) = &request.tool_choice {
+    // tool_choice and parallel_tool_calls only mean something next to tools (and a named
+    // choice for a tool that was not sent is rejected by the API).
+    let tool_choice = request.tool_choice.as_ref().filter(|_| !request.tools.is_empty());
+    if let Some(choice) = tool_choice {
         let value = match choice {
             ToolChoice::Auto => json!("auto"),
             ToolChoice::None => json!("none"),
@@ -492,7 +499,7 @@ pub fn request_from_ir(request: &ChatRequest, model: &str) -> CoreResult<Value> 
         };
         body.insert("tool_choice".into(), value);
     }
-    if let Some(parallel) = request.parallel_tool_calls {
+    if let Some(parallel) = request.parallel_tool_calls.filter(|_| !request.tools.is_empty()) {
         body.insert("parallel_tool_calls".into(), json!(parallel));
     }
     if let Some(max) = request.max_tokens {

@@ -1,0 +1,1 @@
+"""The `/api/*` management API (used by the dashboard and the CLI)."""

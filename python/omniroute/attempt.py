@@ -1,0 +1,152 @@
+"""One upstream attempt: translate the body for the target, send it, relay the answer.
+
+Anything that goes wrong before the client received a byte is raised as `AttemptFailure`
+(status, headers and body of the upstream's answer, or the kind of transport failure), so the
+fallback loop can classify it and move on. Once bytes reached the client the attempt owns the
+outcome: failures are reported in band by the relay and returned in the result.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
+
+from omniroute import _core
+from omniroute.errors import (
+    GatewayError,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeoutError,
+)
+from omniroute.http.request import Request
+from omniroute.providers.executor import chat_url
+from omniroute.relay import RelayResult, relay_json, relay_stream
+from omniroute.routing.catalog import Account
+from omniroute.routing.resolve import Target
+from omniroute.upstream.client import MAX_ERROR_BODY
+from omniroute.upstream.errors import upstream_error
+
+if TYPE_CHECKING:
+    from omniroute.gateway import Gateway
+
+TransportError = Literal["timeout", "connect", "protocol"]
+
+
+class AttemptFailure(Exception):
+    """An attempt that failed before the client saw anything."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+        transport: TransportError | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.headers: Mapping[str, str] = headers or {}
+        self.body = body
+        self.transport = transport
+
+    def as_client_error(self, provider: str) -> GatewayError:
+        """The upstream's own answer, for the client, when the chain stops here."""
+        if self.status is not None:
+            return upstream_error(self.status, self.body, self.headers, provider)
+        status = 504 if self.transport == "timeout" else 502
+        return GatewayError(status, self.message, code="upstream_error")
+
+
+class AttemptInput:
+    """The parts of a call every attempt shares."""
+
+    __slots__ = ("body", "dialect", "include_usage", "response_id", "stream")
+
+    def __init__(
+        self, *, body: bytes, dialect: str, stream: bool, include_usage: bool, response_id: str | None
+    ):
+        self.body = body
+        self.dialect = dialect
+        self.stream = stream
+        self.include_usage = include_usage
+        self.response_id = response_id
+
+
+async def run_attempt(
+    gateway: Gateway,
+    req: Request,
+    call: AttemptInput,
+    target: Target,
+    account: Account,
+) -> RelayResult:
+    settings = gateway.settings
+    upstream_dialect = target.provider.dialect
+    spec = target.provider
+    upstream_body = _core.translate_request(
+        call.body,
+        call.dialect,
+        upstream_dialect,
+        model=target.model,
+        force_stream_usage=call.stream and spec.stream_usage,
+        merge_system=bool(spec.no_system_role) and target.model.startswith(spec.no_system_role),
+        stream=call.stream,
+    )
+    headers = gateway.upstream_headers(req, account)
+    headers["accept"] = "text/event-stream" if call.stream else "application/json"
+    try:
+        resp = await gateway.rt.upstream.send(
+            "POST",
+            chat_url(account, target.model, stream=call.stream),
+            headers=headers,
+            body=upstream_body,
+            first_byte_timeout=settings.first_byte_timeout,
+        )
+    except UpstreamTimeoutError as exc:
+        raise AttemptFailure(str(exc), transport="timeout") from None
+    except UpstreamConnectError as exc:
+        raise AttemptFailure(str(exc), transport="connect") from None
+    except UpstreamError as exc:
+        raise AttemptFailure(str(exc), transport="connect") from None
+    try:
+        if resp.status < 400:
+            # Failures are the cooldowns' business; a success still says how much budget is left.
+            gateway.rt.limits.learn_from_headers(account.key, resp.headers)
+        else:
+            try:
+                raw = await resp.read(timeout=settings.request_timeout, limit=MAX_ERROR_BODY)
+            except UpstreamError:
+                raw = b""
+            message = upstream_error(resp.status, raw, resp.headers, spec.id).message
+            raise AttemptFailure(message, status=resp.status, headers=resp.headers, body=raw)
+        try:
+            if call.stream:
+                return await relay_stream(
+                    req,
+                    resp,
+                    upstream=upstream_dialect,
+                    client=call.dialect,
+                    include_usage=call.include_usage,
+                    response_id=call.response_id,
+                    keepalive=settings.stream_keepalive,
+                )
+            return await relay_json(
+                req,
+                resp,
+                upstream=upstream_dialect,
+                client=call.dialect,
+                timeout=settings.request_timeout,
+                response_id=call.response_id,
+            )
+        except UpstreamTimeoutError as exc:
+            raise AttemptFailure(str(exc), transport="timeout") from None
+        except (UpstreamError, UpstreamProtocolError) as exc:
+            raise AttemptFailure(str(exc), transport="protocol") from None
+        except GatewayError as exc:
+            if req.responded:
+                raise
+            raise AttemptFailure(exc.message, transport="protocol") from None
+    finally:
+        resp.close()
