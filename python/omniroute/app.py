@@ -97,6 +97,14 @@ class App:
         path = normalise_path(req.path)
         if path != req.path:
             req.path = path
+        runtime = self.runtime
+        if runtime is not None:
+            denied = runtime.network.check(req)
+            if denied is not None:
+                status, message = denied
+                dialect = "gemini" if path.startswith("/v1beta") else "openai"
+                req.respond(status, _core.error_body(dialect, status, message, code="forbidden"))
+                return
         handler, known = self.router.match(req.method, path)
         if handler is None:
             status = 405 if known else 404

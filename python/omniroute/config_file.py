@@ -21,7 +21,16 @@ import msgspec
 
 from omniroute.errors import ConfigError
 from omniroute.providers.registry import BY_NAME
-from omniroute.settings import SERVER_KEYS, BreakerSettings, LimitSettings, RoutingSettings
+from omniroute.settings import (
+    SERVER_KEYS,
+    AdminSettings,
+    BreakerSettings,
+    GuardSettings,
+    LimitSettings,
+    NetworkSettings,
+    RoutingSettings,
+    UsageSettings,
+)
 
 NodeDialect = Literal["openai", "anthropic", "responses"]
 
@@ -88,6 +97,27 @@ class ApiKeyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     name: str
     key: str | None = None
     allowed_models: list[str] = msgspec.field(default_factory=list)
+    #: Budgets in USD (None = none) and the share of a budget that triggers a warning.
+    daily_budget: float | None = None
+    weekly_budget: float | None = None
+    monthly_budget: float | None = None
+    budget_warning: float = 0.8
+    #: Requests and tokens per minute, and calls in flight (None = unlimited).
+    rpm: int | None = None
+    tpm: int | None = None
+    max_concurrent: int | None = None
+
+
+class PricingConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """USD per million tokens for one provider/model (overrides the defaults)."""
+
+    provider: str
+    model: str
+    input: float
+    output: float
+    cached_input: float | None = None
+    cache_creation: float | None = None
+    reasoning: float | None = None
 
 
 class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -119,13 +149,26 @@ class ConfigFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     combos: list[ComboConfig] = msgspec.field(default_factory=list)
     aliases: dict[str, str] = msgspec.field(default_factory=dict)
     wildcard_aliases: list[WildcardAliasConfig] = msgspec.field(default_factory=list)
+    pricing: list[PricingConfig] = msgspec.field(default_factory=list)
     routing: RoutingSettings | None = None
     limits: LimitSettings | None = None
     breakers: BreakerSettings | None = None
+    admin: AdminSettings | None = None
+    network: NetworkSettings | None = None
+    guard: GuardSettings | None = None
+    usage: UsageSettings | None = None
 
     def settings_sections(self) -> dict[str, Any]:
-        """The `[routing]`, `[limits]` and `[breakers]` tables, for Settings."""
-        found = {"routing": self.routing, "limits": self.limits, "breakers": self.breakers}
+        """The tables that become Settings sections ([routing], [limits], [network], ...)."""
+        found = {
+            "routing": self.routing,
+            "limits": self.limits,
+            "breakers": self.breakers,
+            "admin": self.admin,
+            "network": self.network,
+            "guard": self.guard,
+            "usage": self.usage,
+        }
         return {name: msgspec.to_builtins(value) for name, value in found.items() if value is not None}
 
 

@@ -24,6 +24,7 @@ from omniroute.routing.plan import build_plan
 from omniroute.routing.resolve import Target
 from omniroute.runtime import Runtime
 from omniroute.security.auth import authenticate
+from omniroute.security.key_policy import Admission
 from omniroute.security.model_globs import model_allowed
 from omniroute.store.records import ApiKeyRow, UsageRecord
 
@@ -34,6 +35,7 @@ class CallState:
     """What one call learned along the way, for the usage record and the access log."""
 
     __slots__ = (
+        "admission",
         "api_key",
         "attempts",
         "combo",
@@ -63,6 +65,7 @@ class CallState:
         self.error: str | None = None
         self.attempts = 0
         self.combo: str | None = None
+        self.admission: Admission | None = None
 
 
 class CallSpec:
@@ -165,10 +168,14 @@ class Gateway:
         catalog = self.rt.catalog
         dialect = spec.dialect
         call.api_key = authenticate(req, catalog, required=self.settings.require_api_key)
-        body = await req.read_body(self.settings.max_body_bytes)
+        body = await req.read_body(self.rt.network.body_limit(req.path))
         if spec.prepare is not None:
             body = await spec.prepare(body)
         info = _core.inspect_request(body, dialect)
+        body = self.rt.prompt_guard.apply(body, dialect, request_id=req.request_id)
+        call.admission = await self.rt.key_policy.admit(
+            call.api_key, dialect=dialect, estimated_tokens=len(body) // 4 + (info.max_tokens or 0)
+        )
         stream = info.stream if spec.url_stream is None else spec.url_stream
         call.stream = stream
         model = spec.url_model or info.model
@@ -240,6 +247,9 @@ class Gateway:
     def _record(self, req: Request, call: CallState, route: str, dialect: str) -> None:
         latency = now_ms(req.started)
         usage = call.usage
+        cost = self.rt.pricing.cost(call.provider, call.model, usage)
+        if call.admission is not None:
+            call.admission.release(usage, cost)
         record = UsageRecord(
             ts=time.time(),
             request_id=req.request_id,
@@ -263,6 +273,7 @@ class Gateway:
             error=call.error[:1000] if call.error else None,
             attempts=max(call.attempts, 1),
             combo=call.combo,
+            cost_usd=cost,
         )
         self.rt.usage.record(record)
         if call.combo is not None:

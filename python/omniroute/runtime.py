@@ -13,6 +13,7 @@ import time
 
 import apsw
 
+from omniroute.providers.costs import Pricing
 from omniroute.resilience.breakers import Breakers
 from omniroute.resilience.cooldowns import Cooldowns
 from omniroute.resilience.limits import OutboundLimits
@@ -21,6 +22,9 @@ from omniroute.routing.catalog import Catalog, build_catalog
 from omniroute.routing.combo_metrics import ComboMetrics
 from omniroute.routing.combos import ComboOrdering
 from omniroute.routing.slots import ModelSlots
+from omniroute.security.key_policy import KeyPolicy
+from omniroute.security.network import NetworkGuard
+from omniroute.security.prompt_guard import PromptGuard
 from omniroute.security.vault import Vault
 from omniroute.settings import Settings
 from omniroute.store.breaker_store import BreakerStore
@@ -60,6 +64,11 @@ class Runtime:
         )
         self.breakers.load(self.routing_repo.list_breakers(), now=time.monotonic(), wall_now=time.time())
         self.limits = OutboundLimits(settings.limits)
+        # Inbound guards and accounting (security/, providers/costs.py).
+        self.network = NetworkGuard(settings)
+        self.prompt_guard = PromptGuard(settings)
+        self.key_policy = KeyPolicy()
+        self.pricing = Pricing()
         self._data_version = self._current_data_version()
         self.upstream = UpstreamClient(
             connect_timeout=settings.connect_timeout, idle_timeout=settings.stream_idle_timeout

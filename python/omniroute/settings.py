@@ -17,6 +17,8 @@ import msgspec
 from omniroute.errors import ConfigError
 
 SETTINGS_ENV = "OMNIROUTE_SETTINGS_JSON"
+#: Fields never shown in reprs or logs.
+SECRET_FIELDS = ("encryption_key", "admin_token", "api_key_secret", "initial_password", "jwt_secret")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
@@ -69,6 +71,51 @@ class BreakerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     reset_timeout: float = 30.0
 
 
+GuardMode = Literal["off", "warn", "block", "redact"]
+
+
+class AdminSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """`[admin]`: the dashboard / management login."""
+
+    #: Seconds a login session lasts.
+    session_ttl: float = 12 * 3600.0
+    #: Failed logins within `login_window` seconds that lock logins for `lockout` seconds.
+    login_max_failures: int = 5
+    login_window: float = 300.0
+    lockout: float = 900.0
+    #: Mark the session cookie `Secure` (set when served over HTTPS).
+    cookie_secure: bool = False
+
+
+class NetworkSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """`[network]`: guards applied before any route runs."""
+
+    #: CIDRs allowed to connect (empty = everyone) and CIDRs refused (deny wins).
+    ip_allow: list[str] = msgspec.field(default_factory=list)
+    ip_deny: list[str] = msgspec.field(default_factory=list)
+    #: Requests per minute per client IP (0 = off).
+    per_ip_rpm: int = 0
+    #: Largest request body per route prefix, e.g. {"/v1/messages" = 8388608}; others use max_body_bytes.
+    route_body_limits: dict[str, int] = msgspec.field(default_factory=dict)
+    #: Origins allowed by CORS (["*"] = any); empty = no CORS headers.
+    cors_origins: list[str] = msgspec.field(default_factory=list)
+    #: Take the client IP from X-Forwarded-For (only behind a trusted proxy).
+    trust_forwarded_for: bool = False
+
+
+class GuardSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """`[guard]`: prompt-injection and PII detectors (off | warn | block | redact)."""
+
+    injection: GuardMode = "warn"
+    pii: GuardMode = "warn"
+
+
+class UsageSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """`[usage]`: how long raw per-request records are kept (rollups are kept)."""
+
+    retention_days: int = 30
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 20128
@@ -95,13 +142,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     #: Stored Responses (`previous_response_id`, `GET /v1/responses/{id}`): lifetime and count.
     responses_ttl: float = 30 * 86400.0
     responses_max: int = 10_000
+    #: Secret for the HMAC check part of inbound API keys (env API_KEY_SECRET; else generated).
+    api_key_secret: str | None = None
+    #: Bootstraps the admin password on first start (env INITIAL_PASSWORD).
+    initial_password: str | None = None
+    #: Signs admin sessions (env JWT_SECRET; else a generated secret persisted in data_dir).
+    jwt_secret: str | None = None
+    admin: AdminSettings = msgspec.field(default_factory=AdminSettings)
+    network: NetworkSettings = msgspec.field(default_factory=NetworkSettings)
+    guard: GuardSettings = msgspec.field(default_factory=GuardSettings)
+    usage: UsageSettings = msgspec.field(default_factory=UsageSettings)
     routing: RoutingSettings = msgspec.field(default_factory=RoutingSettings)
     limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
     breakers: BreakerSettings = msgspec.field(default_factory=BreakerSettings)
 
     def __repr__(self) -> str:
         shown = ", ".join(
-            f"{name}={'<hidden>' if name in ('encryption_key', 'admin_token') and value else repr(value)}"
+            f"{name}={'<hidden>' if name in SECRET_FIELDS and value else repr(value)}"
             for name, value in msgspec.structs.asdict(self).items()
         )
         return f"Settings({shown})"
@@ -149,6 +206,9 @@ ENV_KEYS = {
     "LOG_LEVEL": "log_level",
     "OMNIROUTE_ALLOW_OPEN_BIND": "allow_open_bind",
     "OMNIROUTE_ADMIN_TOKEN": "admin_token",
+    "API_KEY_SECRET": "api_key_secret",
+    "INITIAL_PASSWORD": "initial_password",
+    "JWT_SECRET": "jwt_secret",
 }
 
 _TRUE = {"1", "true", "yes", "on"}

@@ -61,3 +61,4 @@ class UsageRecord(msgspec.Struct, frozen=True, kw_only=True):
     error: str | None = None
     attempts: int = 1
     combo: str | None = None
+    cost_usd: float | None = None

@@ -22,8 +22,8 @@ log = logging.getLogger("omniroute.usage")
 
 _INSERT = """INSERT INTO usage_records (ts, request_id, api_key_id, route, client_dialect, provider, connection_id,
     requested_model, model, stream, status, outcome, latency_ms, ttft_ms, input_tokens, output_tokens,
-    cached_tokens, cache_creation_tokens, reasoning_tokens, error, attempts, combo)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
+    cached_tokens, cache_creation_tokens, reasoning_tokens, error, attempts, combo, cost_usd)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
 
 _STOP = object()
 
@@ -52,6 +52,7 @@ def _row(r: UsageRecord) -> tuple[object, ...]:
         r.error,
         r.attempts,
         r.combo,
+        r.cost_usd,
     )
 
 
