@@ -12,9 +12,16 @@ from typing import Any
 
 from omniroute import _core
 from omniroute.admin.aliases import make_alias_api
+from omniroute.admin.auth import API_PREFIX, AdminGuard, make_admin_guard, make_auth_api
 from omniroute.admin.combos import PREFIX as COMBO_PREFIX
 from omniroute.admin.combos import make_combo_api
+from omniroute.admin.keys import PREFIX as KEYS_PREFIX
+from omniroute.admin.keys import make_keys_api
 from omniroute.admin.resilience import make_resilience_api
+from omniroute.admin.security import PREFIX as SECURITY_PREFIX
+from omniroute.admin.security import ROUTE as SECURITY_ROUTE
+from omniroute.admin.security import make_security_api
+from omniroute.admin.usage import PRICING_PREFIX, make_pricing_api, make_usage_api
 from omniroute.api.chat import PINNED_PREFIX, make_chat
 from omniroute.api.gemini import MODELS_PREFIX, make_gemini
 from omniroute.api.health import live, make_ready
@@ -27,6 +34,7 @@ from omniroute.http.routes import Router, normalise_path
 from omniroute.observability.logging import configure_logging
 from omniroute.providers.model_lists import ModelLister
 from omniroute.runtime import Runtime
+from omniroute.security.network import dialect_for_path
 from omniroute.settings import Settings, settings_from_worker_env
 
 log = logging.getLogger("omniroute.app")
@@ -37,6 +45,8 @@ class App:
         self.settings = settings
         self.runtime: Runtime | None = None
         self.router = Router()
+        #: Authorizes and audits every /api/* request (admin/auth.py).
+        self.admin_guard: AdminGuard | None = None
 
     def startup(self) -> None:
         configure_logging(self.settings.log_level)
@@ -72,6 +82,28 @@ class App:
         router.add("POST", "/api/health/resilience/reset", resilience_reset)
         router.add("GET", "/health/live", live)
         router.add("GET", "/health/ready", make_ready(runtime))
+        keys, key_item = make_keys_api(runtime)
+        router.add("GET", "/api/keys", keys)
+        router.add("POST", "/api/keys", keys)
+        for method in ("GET", "PATCH", "DELETE", "POST"):
+            router.add_prefix(method, KEYS_PREFIX, key_item)
+        login, logout, session, audit = make_auth_api(runtime)
+        router.add("POST", "/api/auth/login", login)
+        router.add("POST", "/api/auth/logout", logout)
+        router.add("GET", "/api/auth/session", session)
+        router.add("GET", "/api/audit", audit)
+        usage_summary, usage_purge = make_usage_api(runtime)
+        router.add("GET", "/api/usage", usage_summary)
+        router.add("POST", "/api/usage/purge", usage_purge)
+        pricing, pricing_item = make_pricing_api(runtime)
+        router.add("GET", "/api/pricing", pricing)
+        router.add("PUT", "/api/pricing", pricing)
+        router.add_prefix("DELETE", PRICING_PREFIX, pricing_item)
+        security, security_item = make_security_api(runtime)
+        router.add("GET", SECURITY_ROUTE, security)
+        router.add_prefix("PUT", SECURITY_PREFIX, security_item)
+        router.add_prefix("DELETE", SECURITY_PREFIX, security_item)
+        self.admin_guard = make_admin_guard(runtime)
         self.router = router
 
     async def shutdown(self) -> None:
@@ -99,11 +131,29 @@ class App:
             req.path = path
         runtime = self.runtime
         if runtime is not None:
-            denied = runtime.network.check(req)
-            if denied is not None:
-                status, message = denied
-                dialect = "gemini" if path.startswith("/v1beta") else "openai"
-                req.respond(status, _core.error_body(dialect, status, message, code="forbidden"))
+            network = runtime.network
+            req.extra_headers.extend(network.cors_headers(req))
+            refusal = network.check(req)
+            if refusal is not None:
+                body = _core.error_body(
+                    dialect_for_path(path),
+                    refusal.status,
+                    refusal.message,
+                    code=refusal.code,
+                    request_id=req.request_id,
+                )
+                req.respond(refusal.status, body, headers=refusal.headers)
+                return
+            if network.is_preflight(req):
+                status, headers = network.preflight(req)
+                req.extra_headers.clear()  # the preflight answer carries its own CORS headers
+                if status == 204:
+                    req.respond(204, b"", content_type="", headers=headers)
+                else:
+                    body = _core.error_body(
+                        "openai", status, "CORS origin not allowed", code="cors_origin_not_allowed"
+                    )
+                    req.respond(status, body, headers=headers)
                 return
         handler, known = self.router.match(req.method, path)
         if handler is None:
@@ -120,7 +170,10 @@ class App:
             )
             return
         try:
-            await handler(req)
+            if self.admin_guard is not None and path.startswith(API_PREFIX):
+                await self.admin_guard(req, handler)
+            else:
+                await handler(req)
         except Exception:
             log.exception("unhandled error on %s %s", req.method, path)
             if not req.responded:

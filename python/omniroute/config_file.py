@@ -172,51 +172,91 @@ class ConfigFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
         return {name: msgspec.to_builtins(value) for name, value in found.items() if value is not None}
 
 
-_PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]")
+_PATH_PART = re.compile(r"\.([A-Za-z_][A-Za-z0-9_]*)|\[(\d+)\]|\[(\.\.\.)\]")
+#: msgspec writes a dict key it does not name as `[...]`.
+ELIDED = "[...]"
 
 
 def _parse_path(path: str) -> list[str | int]:
-    return [name if name else int(index) for name, index in _PATH_PART.findall(path)]
+    parts: list[str | int] = []
+    for name, index, _elided in _PATH_PART.findall(path):
+        parts.append(name if name else int(index) if index else ELIDED)
+    return parts
+
+
+def _fill_elided(data: Any, parts: list[str | int]) -> list[str | int]:
+    """Replaces each `[...]` with the dict key whose value holds the rest of the path."""
+    filled: list[str | int] = []
+    node = data
+    for position, part in enumerate(parts):
+        if part == ELIDED and isinstance(node, dict):
+            following = parts[position + 1] if position + 1 < len(parts) else None
+            key = next(
+                (k for k, v in node.items() if following is None or (isinstance(v, dict) and following in v)),
+                next(iter(node), None),
+            )
+            if key is None:
+                return filled
+            filled.append(str(key))
+            node = node[key]
+            continue
+        filled.append(part)
+        if isinstance(node, dict) and isinstance(part, str):
+            node = node.get(part)
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            node = node[part]
+        else:
+            node = None
+    return filled
+
+
+def _section(lines: list[str], start: int) -> int:
+    """End (exclusive) of the table that starts after line `start - 1`."""
+    for number in range(start, len(lines)):
+        if re.match(r"^\s*\[", lines[number]):
+            return number
+    return len(lines)
+
+
+def _key_line(lines: list[str], start: int, end: int, key: str) -> int | None:
+    key_pattern = re.compile(r"^\s*\"?" + re.escape(key) + r"\"?\s*=")
+    return next((n + 1 for n in range(start, end) if key_pattern.match(lines[n])), None)
 
 
 def locate(text: str, path: list[str | int]) -> int | None:
-    """Best-effort line number (1-based) of a key path such as ['connections', 1, 'priority']."""
+    """Best-effort line number (1-based) of a key path such as ['connections', 1, 'priority']
+    or ['routing', 'providers', 'openai', 'account_strategy']."""
     lines = text.splitlines()
-    start, end = 0, len(lines)
-    header_line: int | None = None
     parts = list(path)
-    if parts and isinstance(parts[0], str):
-        table: str = parts[0]
-        parts = parts[1:]
-        index: int | None = None
-        if parts and isinstance(parts[0], int):
-            index = parts[0]
-            parts = parts[1:]
-        escaped = re.escape(table)
-        pattern = re.compile(
-            rf"^\s*\[\[\s*{escaped}\s*\]\]" if index is not None else rf"^\s*\[\s*{escaped}\s*\]"
-        )
-        seen = -1
-        for number, line in enumerate(lines):
-            if pattern.match(line):
-                seen += 1
-                if index is None or seen == index:
-                    header_line, start = number, number + 1
-                    break
-        else:
-            key_pattern = re.compile(rf"^\s*{escaped}\s*=")
-            return next((n + 1 for n, line in enumerate(lines) if key_pattern.match(line)), None)
-        for number in range(start, len(lines)):
-            if re.match(r"^\s*\[", lines[number]):
-                end = number
-                break
-    key = next((p for p in parts if isinstance(p, str)), None)
-    if key is not None:
-        key_pattern = re.compile(r"^\s*" + re.escape(key) + r"\s*=")
-        for number in range(start, end):
-            if key_pattern.match(lines[number]):
-                return number + 1
-    return header_line + 1 if header_line is not None else None
+    if len(parts) >= 2 and isinstance(parts[0], str) and isinstance(parts[1], int):
+        pattern = re.compile(rf"^\s*\[\[\s*{re.escape(parts[0])}\s*\]\]")
+        headers = [n for n, line in enumerate(lines) if pattern.match(line)]
+        if parts[1] >= len(headers):
+            return None
+        start = headers[parts[1]] + 1
+        key = next((p for p in parts[2:] if isinstance(p, str)), None)
+        found = _key_line(lines, start, _section(lines, start), key) if key else None
+        return found or start
+    leading: list[str] = []
+    for part in parts:
+        if not isinstance(part, str):
+            break
+        leading.append(part)
+    for k in range(len(leading), 0, -1):
+        dotted = r"\s*\.\s*".join(re.escape(p) for p in leading[:k])
+        pattern = re.compile(rf"^\s*\[\s*{dotted}\s*\]")
+        header = next((n for n, line in enumerate(lines) if pattern.match(line)), None)
+        if header is None:
+            continue
+        start = header + 1
+        if k < len(leading):
+            found = _key_line(lines, start, _section(lines, start), leading[k])
+            if found is not None:
+                return found
+        return header + 1
+    if leading:
+        return _key_line(lines, 0, len(lines), leading[-1])
+    return None
 
 
 def _fail(file: Path, text: str, path: list[str | int], message: str) -> ConfigError:
@@ -243,6 +283,7 @@ def parse_config(file: Path, text: str) -> ConfigFile:
         if unknown:
             path.append(unknown.group(1))
             message = "unknown key"
+        path = _fill_elided(data, path)
         raise _fail(file, text, path, message) from None
     _check_semantics(file, text, config)
     return config
@@ -270,6 +311,12 @@ def _check_semantics(file: Path, text: str, config: ConfigFile) -> None:
         if not conn.name.strip():
             raise _fail(file, text, [*path, "name"], "name must not be empty")
         _check_secret_source(file, text, path, conn.api_key, conn.api_key_env)
+        for field in ("rpm", "min_gap_ms", "max_concurrent"):
+            value = getattr(conn, field)
+            if value is not None and value < 0:
+                raise _fail(
+                    file, text, [*path, field], f"{field} must not be negative (0 turns the limit off)"
+                )
         if conn.base_url is not None and not re.match(r"^https?://", conn.base_url):
             raise _fail(file, text, [*path, "base_url"], "base_url must start with http:// or https://")
     prefixes: set[str] = set()

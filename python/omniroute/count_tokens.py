@@ -38,7 +38,7 @@ async def count_tokens(gateway: Gateway, req: Request, *, dialect: str, url_mode
     rt = gateway.rt
     try:
         key = authenticate(req, rt.catalog, required=rt.settings.require_api_key)
-        body = await req.read_body(rt.settings.max_body_bytes)
+        body = await req.read_body(rt.network.body_limit(req.path))
         info = _core.inspect_request(body, dialect) if dialect != "gemini" else None
         model = url_model or (info.model if info else None)
         if model is None:

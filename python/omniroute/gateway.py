@@ -165,9 +165,10 @@ class Gateway:
         req.respond(status, body, headers=headers)
 
     async def _call(self, req: Request, call: CallState, spec: CallSpec) -> None:
-        catalog = self.rt.catalog
         dialect = spec.dialect
-        call.api_key = authenticate(req, catalog, required=self.settings.require_api_key)
+        # Given the runtime, authentication first reloads keys another process changed.
+        call.api_key = authenticate(req, self.rt, required=self.settings.require_api_key)
+        catalog = self.rt.catalog
         body = await req.read_body(self.rt.network.body_limit(req.path))
         if spec.prepare is not None:
             body = await spec.prepare(body)
@@ -176,6 +177,8 @@ class Gateway:
         call.admission = await self.rt.key_policy.admit(
             call.api_key, dialect=dialect, estimated_tokens=len(body) // 4 + (info.max_tokens or 0)
         )
+        # Budget warnings (`x-omniroute-budget-warning`) ride on the answer, success or error.
+        req.extra_headers.extend(call.admission.headers)
         stream = info.stream if spec.url_stream is None else spec.url_stream
         call.stream = stream
         model = spec.url_model or info.model

@@ -22,22 +22,30 @@ from omniroute.routing.catalog import Catalog, build_catalog
 from omniroute.routing.combo_metrics import ComboMetrics
 from omniroute.routing.combos import ComboOrdering
 from omniroute.routing.slots import ModelSlots
+from omniroute.security.admin_auth import AdminAuth
+from omniroute.security.auth import KeyAuth
 from omniroute.security.key_policy import KeyPolicy
 from omniroute.security.network import NetworkGuard
 from omniroute.security.prompt_guard import PromptGuard
+from omniroute.security.settings_store import SecurityOverrides
 from omniroute.security.vault import Vault
 from omniroute.settings import Settings
+from omniroute.store.audit import AuditWriter
 from omniroute.store.breaker_store import BreakerStore
 from omniroute.store.db import DB_FILE, open_database
 from omniroute.store.repositories import Repositories
 from omniroute.store.responses_store import ResponsesStore
 from omniroute.store.routing_repo import RoutingRepository
+from omniroute.store.spend_ledger import SpendLedger
+from omniroute.store.usage_repo import UsageRepository, purge_expired
 from omniroute.store.usage_writer import UsageWriter
 from omniroute.upstream.client import UpstreamClient
 
 log = logging.getLogger("omniroute.runtime")
 
 REFRESH_INTERVAL = 1.0
+#: Seconds between applications of `[usage] retention_days` to the raw usage records.
+RETENTION_INTERVAL = 3600.0
 
 
 class Runtime:
@@ -49,6 +57,8 @@ class Runtime:
         self.repos = Repositories(self.db, self.vault)
         self.routing_repo = RoutingRepository(self.db)
         self.catalog: Catalog = self._load_catalog()
+        # Inbound key check secret, and the per-request freshness check of the key table.
+        self.key_auth = KeyAuth.from_settings(self.db, settings, self.reload_catalog)
         # Routing and resilience state of this process (behind small classes, so a shared
         # backend can replace them for multi-instance deployments).
         self.cooldowns = Cooldowns()
@@ -67,17 +77,27 @@ class Runtime:
         # Inbound guards and accounting (security/, providers/costs.py).
         self.network = NetworkGuard(settings)
         self.prompt_guard = PromptGuard(settings)
-        self.key_policy = KeyPolicy()
-        self.pricing = Pricing()
+        # Guard settings stored through /api/security replace the file's [network] / [guard].
+        self.security_overrides = SecurityOverrides(self.db, self.network, self.prompt_guard, settings)
+        self.security_overrides.refresh()
+        # Spend per key (rollups + not yet committed), shared by the usage writer and budgets.
+        self.usage_repo = UsageRepository(self.db)
+        self.spend = SpendLedger(data / DB_FILE)
+        self.key_policy = KeyPolicy(self.spend)
+        self.pricing = Pricing(self.usage_repo.list_pricing())
         self._data_version = self._current_data_version()
         self.upstream = UpstreamClient(
             connect_timeout=settings.connect_timeout, idle_timeout=settings.stream_idle_timeout
         )
-        self.usage = UsageWriter(data / DB_FILE)
+        self.usage = UsageWriter(data / DB_FILE, ledger=self.spend)
+        # Admin login (sessions, throttle; bootstraps INITIAL_PASSWORD) and the audit log.
+        self.audit = AuditWriter(data / DB_FILE)
+        self.admin_auth = AdminAuth(settings, self.db, self.audit)
         self.responses = ResponsesStore(
             data / DB_FILE, ttl=settings.responses_ttl, max_entries=settings.responses_max
         )
         self._refresher: asyncio.Task[None] | None = None
+        self._retention: asyncio.Task[None] | None = None
 
     def _load_catalog(self) -> Catalog:
         return build_catalog(
@@ -108,6 +128,9 @@ class Runtime:
             return False
         self._data_version = version
         self.catalog = self._load_catalog()
+        # Price overrides another worker stored through /api/pricing.
+        self.pricing.replace_overrides(self.usage_repo.list_pricing())
+        self.security_overrides.refresh()
         return True
 
     def database_ok(self) -> bool:
@@ -119,7 +142,9 @@ class Runtime:
 
     def start(self) -> None:
         self.usage.start()
+        self.audit.start()
         self._refresher = asyncio.ensure_future(self._refresh_loop())
+        self._retention = asyncio.ensure_future(self._retention_loop())
 
     async def _refresh_loop(self) -> None:
         while True:
@@ -130,13 +155,33 @@ class Runtime:
             except Exception:
                 log.exception("catalog refresh failed; keeping the previous one")
 
+    async def _retention_loop(self) -> None:
+        """Deletes raw usage records past `[usage] retention_days` at start, then hourly (rollups stay)."""
+        while True:
+            try:
+                deleted = await asyncio.to_thread(
+                    purge_expired, self.settings.data_path, self.settings.usage.retention_days
+                )
+                if deleted:
+                    days = self.settings.usage.retention_days
+                    log.info("deleted %d usage records older than %d days", deleted, days)
+            except Exception:
+                log.exception("usage retention failed; will retry")
+            await asyncio.sleep(RETENTION_INTERVAL)
+
     async def close(self) -> None:
         if self._refresher is not None:
             self._refresher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._refresher
+        if self._retention is not None:
+            self._retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retention
         await self.upstream.close()
         self.usage.close()
+        self.spend.close()
+        self.audit.close()
         self.responses.close()
         self.breaker_store.close()
         self.db.close()

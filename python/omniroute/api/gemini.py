@@ -36,7 +36,7 @@ def make_gemini(gateway: Gateway) -> tuple[Handler, Handler, Handler]:
 
     async def list_models(req: Request) -> None:
         try:
-            authenticate(req, rt.catalog, required=rt.settings.require_api_key)
+            authenticate(req, rt, required=rt.settings.require_api_key)
         except GatewayError as exc:
             gateway.answer_error(req, "gemini", exc)
             return
@@ -51,7 +51,7 @@ def make_gemini(gateway: Gateway) -> tuple[Handler, Handler, Handler]:
     async def get_model(req: Request) -> None:
         name = req.path.removeprefix(MODELS_PREFIX)
         try:
-            authenticate(req, rt.catalog, required=rt.settings.require_api_key)
+            authenticate(req, rt, required=rt.settings.require_api_key)
         except GatewayError as exc:
             gateway.answer_error(req, "gemini", exc)
             return

@@ -19,7 +19,7 @@ class ModelsEndpoint:
 
     async def __call__(self, req: Request) -> None:
         try:
-            authenticate(req, self.rt.catalog, required=self.rt.settings.require_api_key)
+            authenticate(req, self.rt, required=self.rt.settings.require_api_key)
         except GatewayError as exc:
             req.respond(exc.status, _core.error_body("openai", exc.status, exc.message, code=exc.code))
             return

@@ -95,7 +95,7 @@ def make_responses(gateway: Gateway, store: ResponsesStore) -> tuple[Handler, Ha
 
     async def get_response(req: Request) -> None:
         try:
-            authenticate(req, gateway.rt.catalog, required=gateway.settings.require_api_key)
+            authenticate(req, gateway.rt, required=gateway.settings.require_api_key)
             response_id = req.path.removeprefix(ITEM_PREFIX)
             entry = await store.get(response_id) if response_id and "/" not in response_id else None
             if entry is None:

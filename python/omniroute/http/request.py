@@ -28,6 +28,7 @@ def new_request_id() -> str:
 class Request:
     __slots__ = (
         "_query",
+        "extra_headers",
         "method",
         "path",
         "protocol",
@@ -49,6 +50,8 @@ class Request:
         self.request_id = client_id if client_id and _CLIENT_ID.match(client_id) else new_request_id()
         self.responded = False
         self._query: dict[str, list[str]] | None = None
+        #: Headers added to every answer (CORS headers set by the network guard).
+        self.extra_headers: list[tuple[str, str]] = []
 
     def header(self, name: str) -> str | None:
         value: str | None = self.scope.headers.get(name)
@@ -87,6 +90,7 @@ class Request:
         headers = [("x-request-id", self.request_id)]
         if content_type:
             headers.append(("content-type", content_type))
+        headers.extend(self.extra_headers)
         return headers
 
     def respond(

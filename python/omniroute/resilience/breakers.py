@@ -14,7 +14,16 @@ Persist = Callable[[str, str, int, float | None], None]
 
 
 class Breaker:
-    __slots__ = ("failures", "key", "opened_at", "probing", "reset_timeout", "state", "threshold")
+    __slots__ = (
+        "failures",
+        "key",
+        "opened_at",
+        "probe_started",
+        "probing",
+        "reset_timeout",
+        "state",
+        "threshold",
+    )
 
     def __init__(self, key: str, threshold: int, reset_timeout: float) -> None:
         self.key = key
@@ -24,6 +33,7 @@ class Breaker:
         self.failures = 0
         self.opened_at: float | None = None
         self.probing = False
+        self.probe_started: float | None = None
 
     def allow(self, now: float) -> bool:
         """May a call go through now? In HALF_OPEN exactly one probe is let through."""
@@ -31,11 +41,14 @@ class Breaker:
             return True
         if self.state == OPEN:
             if self.opened_at is not None and now - self.opened_at >= self.reset_timeout:
-                self.state, self.probing = HALF_OPEN, True
+                self.state, self.probing, self.probe_started = HALF_OPEN, True, now
                 return True
             return False
-        if not self.probing:
-            self.probing = True
+        # HALF_OPEN: one probe at a time; a probe that never reported (cancelled, stopped by a
+        # client error...) is given up after another reset_timeout so the breaker cannot stick.
+        stale = self.probe_started is not None and now - self.probe_started >= self.reset_timeout
+        if not self.probing or stale:
+            self.probing, self.probe_started = True, now
             return True
         return False
 
@@ -97,7 +110,7 @@ class Breakers:
         chosen = list(self._breakers) if keys is None else [k for k in keys if k in self._breakers]
         for key in chosen:
             breaker = self._breakers.pop(key)
-            breaker.state = CLOSED
+            breaker.state, breaker.failures, breaker.opened_at, breaker.probing = CLOSED, 0, None, False
             self._save(breaker)
         return chosen
 

@@ -53,8 +53,10 @@ class Cooldowns:
         """Sets a cooldown unless a concurrent failure already did; returns the seconds in force."""
         key = (account, model if scope == "model" else ACCOUNT_WIDE)
         current = self._entries.get(key)
-        if current is not None and current.until > now and current.set_at >= started_at:
-            return current.until - now
+        if current is not None and current.set_at >= started_at:
+            # The same incident seen by a call that was already under way (even if it reports
+            # after the cooldown ended): neither extend nor escalate.
+            return max(current.until - now, 0.0)
         level = (current.level if current is not None else 0) + 1
         self._entries[key] = Cooldown(until=now + seconds, level=level, set_at=now, reason=reason)
         return seconds

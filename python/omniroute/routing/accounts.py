@@ -19,10 +19,13 @@ FAILURE_PENALTY = 10
 
 
 class _Usage:
-    __slots__ = ("failed", "last_used", "streak")
+    __slots__ = ("failed", "last_used", "picked", "streak")
 
     def __init__(self) -> None:
         self.last_used = 0.0
+        #: Sequence number of the last pick: strictly increasing, so equal clock readings
+        #: cannot tie (a coarse clock must not make one account win every rotation).
+        self.picked = 0
         self.streak = 0
         self.failed = False
 
@@ -31,6 +34,7 @@ class AccountSelector:
     def __init__(self, rng: random.Random | None = None) -> None:
         self._rng = rng or random.Random()
         self._usage: dict[str, _Usage] = {}
+        self._picks = 0
         #: Per provider: the account currently holding the round-robin turn.
         self._current: dict[str, str] = {}
 
@@ -62,7 +66,7 @@ class AccountSelector:
         return usable, soonest
 
     def _ordered(self, accounts: list[Account], strategy: str, sticky_limit: int) -> list[Account]:
-        by_last_use = sorted(accounts, key=lambda a: (self._u(a).last_used, a.priority))
+        by_last_use = sorted(accounts, key=lambda a: (self._u(a).last_used, self._u(a).picked, a.priority))
         match strategy:
             case "round-robin":
                 current = self._current.get(accounts[0].provider.id)
@@ -99,6 +103,8 @@ class AccountSelector:
         usage = self._u(account)
         usage.streak += 1
         usage.last_used = now
+        self._picks += 1
+        usage.picked = self._picks
 
     def note_result(self, account: Account, *, ok: bool) -> None:
         self._u(account).failed = not ok

@@ -72,9 +72,7 @@ class ComboOrdering:
     def order(
         self, combo: Combo, *, now: float, price_of: Mapping[str, float] | None = None
     ) -> list[ComboEntry]:
-        entries = [e for e in combo.entries if combo.strategy != "weighted" or e.weight > 0] or list(
-            combo.entries
-        )
+        entries = list(combo.entries)
         match combo.strategy:
             case "weighted":
                 ordered = self._weighted(entries)
@@ -100,12 +98,14 @@ class ComboOrdering:
         self._last_used[(combo, model)] = now
 
     def _weighted(self, entries: list[ComboEntry]) -> list[ComboEntry]:
-        total = sum(e.weight for e in entries)
+        """One entry drawn by weight first; the rest (weight 0 included) by descending weight."""
+        candidates = [e for e in entries if e.weight > 0]
+        total = sum(e.weight for e in candidates)
         if total <= 0:
             return list(entries)
         pick = self._rng.uniform(0, total)
-        chosen = entries[-1]
-        for entry in entries:
+        chosen = candidates[-1]
+        for entry in candidates:
             pick -= entry.weight
             if pick <= 0:
                 chosen = entry

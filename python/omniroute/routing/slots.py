@@ -24,13 +24,18 @@ class ModelSlots:
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.setdefault(key, []).append(waiter)
             try:
-                await asyncio.wait_for(waiter, remaining)
-            except TimeoutError:
-                return False
+                # asyncio.wait (not wait_for): a cancel is never swallowed on 3.11.
+                done, _ = await asyncio.wait((waiter,), timeout=remaining)
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one(key)  # we were woken but will not take the slot: pass it on
+                raise
             finally:
                 waiters = self._waiters.get(key, [])
                 if waiter in waiters:
                     waiters.remove(waiter)
+            if not done:
+                return False
         self._in_flight[key] = self._in_flight.get(key, 0) + 1
         return True
 
@@ -40,6 +45,9 @@ class ModelSlots:
             self._in_flight.pop(key, None)
         else:
             self._in_flight[key] = count
+        self._wake_one(key)
+
+    def _wake_one(self, key: str) -> None:
         for waiter in self._waiters.get(key, []):
             if not waiter.done():
                 waiter.set_result(None)

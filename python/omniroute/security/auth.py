@@ -1,16 +1,80 @@
-"""Inbound authentication of /v1 requests against the catalog's active keys."""
+"""Inbound authentication of /v1 and /v1beta requests against the catalog's active keys.
+
+`KeyAuth` (one per worker runtime) holds the check secret and keeps the key table fresh: before
+a key is looked up it reads SQLite's `PRAGMA data_version` (a counter in shared memory, no I/O)
+and, only when another connection committed something, the `api_key_revision` counter that
+triggers bump on every change to `api_keys`. So a key revoked or rotated by another worker or by
+the CLI is refused on the very next request, without reloading the catalog for every usage write.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+import apsw
 
 from omniroute.errors import GatewayError
 from omniroute.http.request import Request
 from omniroute.routing.catalog import Catalog
-from omniroute.security.api_keys import hash_key, key_from_headers
+from omniroute.security.api_keys import api_key_secret, hash_key, key_from_headers, passes_check
+from omniroute.settings import Settings
 from omniroute.store.records import ApiKeyRow
 
 
-def authenticate(req: Request, catalog: Catalog, *, required: bool) -> ApiKeyRow | None:
-    """The caller's key record; None when keys are not required and none (or an unknown one) was sent."""
+class KeyAuth:
+    def __init__(self, db: apsw.Connection, secret: bytes, reload: Callable[[], None]) -> None:
+        self.db = db
+        self.secret = secret
+        self._reload = reload
+        self._data_version = self._read_data_version()
+        self._revision = self._read_revision()
+
+    @classmethod
+    def from_settings(cls, db: apsw.Connection, settings: Settings, reload: Callable[[], None]) -> KeyAuth:
+        return cls(db, api_key_secret(settings.api_key_secret, settings.data_path), reload)
+
+    def _read_data_version(self) -> int:
+        row = self.db.execute("PRAGMA data_version").fetchone()
+        return int(row[0]) if row else 0
+
+    def _read_revision(self) -> int:
+        row = self.db.execute("SELECT revision FROM api_key_revision").fetchone()
+        return int(row[0]) if row else 0
+
+    def ensure_fresh(self) -> bool:
+        """Reloads the catalog when another connection changed `api_keys`; True when it did."""
+        version = self._read_data_version()
+        if version == self._data_version:
+            return False
+        self._data_version = version
+        revision = self._read_revision()
+        if revision == self._revision:
+            return False
+        self._revision = revision
+        self._reload()
+        return True
+
+    def passes_check(self, key: str) -> bool:
+        return passes_check(key, self.secret)
+
+
+class KeySource(Protocol):
+    """What authentication reads from a worker's runtime."""
+
+    @property
+    def catalog(self) -> Catalog: ...
+
+    @property
+    def key_auth(self) -> KeyAuth: ...
+
+
+def authenticate(req: Request, source: Catalog | KeySource, *, required: bool) -> ApiKeyRow | None:
+    """The caller's key record; None when keys are not required and none (or an unknown one) was sent.
+
+    Given the runtime, a key of the generated shape with a wrong check part is refused before any
+    lookup, and keys changed by another process are reloaded first. Given a bare catalog, the
+    key is looked up in it as it is."""
     presented = key_from_headers(req.header, req.query("key") if req.query_string else None)
     if presented is None:
         if required:
@@ -20,7 +84,14 @@ def authenticate(req: Request, catalog: Catalog, *, required: bool) -> ApiKeyRow
                 code="missing_api_key",
             )
         return None
-    row = catalog.keys.get(hash_key(presented))
+    row: ApiKeyRow | None
+    if isinstance(source, Catalog):
+        row = source.keys.get(hash_key(presented))
+    elif not source.key_auth.passes_check(presented):
+        row = None
+    else:
+        source.key_auth.ensure_fresh()
+        row = source.catalog.keys.get(hash_key(presented))
     if row is None and required:
         raise GatewayError(401, "Invalid API key", code="invalid_api_key")
     return row

@@ -36,6 +36,19 @@ class ApiKeyRow(msgspec.Struct, frozen=True, kw_only=True):
     allowed_models: tuple[str, ...]
     created_at: float
     revoked_at: float | None
+    #: Public id of a generated key (`sk-omr-<public_id>-...`); None for free-form config keys.
+    public_id: str | None = None
+    #: Where the key was made: "config", "api" or "cli".
+    source: str = "config"
+    #: Budgets in USD (None = none) and the share of a budget that triggers a warning.
+    daily_budget: float | None = None
+    weekly_budget: float | None = None
+    monthly_budget: float | None = None
+    budget_warning: float = 0.8
+    #: Requests and tokens per minute, and calls in flight (None = unlimited).
+    rpm: int | None = None
+    tpm: int | None = None
+    max_concurrent: int | None = None
 
 
 class UsageRecord(msgspec.Struct, frozen=True, kw_only=True):

@@ -9,6 +9,7 @@ from typing import Any
 
 import apsw
 
+from omniroute.security.api_keys import LIMIT_FIELDS, KeyLimits
 from omniroute.security.vault import Vault
 from omniroute.store.records import ApiKeyRow, ConnectionRow, NodeRow
 
@@ -155,6 +156,36 @@ class Repositories:
         ]
 
     # inbound keys ------------------------------------------------------------------------
+    _KEY_COLUMNS = (
+        "id, name, key_hash, key_hint, allowed_models, created_at, revoked_at, public_id, source, "
+        "daily_budget, weekly_budget, monthly_budget, budget_warning, rpm, tpm, max_concurrent"
+    )
+
+    @staticmethod
+    def _key_row(r: Any) -> ApiKeyRow:
+        return ApiKeyRow(
+            id=str(r[0]),
+            name=str(r[1]),
+            key_hash=str(r[2]),
+            key_hint=str(r[3]),
+            allowed_models=tuple(json.loads(r[4])),
+            created_at=float(r[5]),
+            revoked_at=None if r[6] is None else float(r[6]),
+            public_id=r[7],
+            source=str(r[8]),
+            daily_budget=r[9],
+            weekly_budget=r[10],
+            monthly_budget=r[11],
+            budget_warning=float(r[12]),
+            rpm=r[13],
+            tpm=r[14],
+            max_concurrent=r[15],
+        )
+
+    @staticmethod
+    def _limit_values(limits: KeyLimits) -> tuple[Any, ...]:
+        return tuple(getattr(limits, name) for name in LIMIT_FIELDS)
+
     def api_key_hash(self, name: str) -> str | None:
         row = self.conn.execute("SELECT config_hash FROM api_keys WHERE name = ?", (name,)).fetchone()
         return None if row is None or row[0] is None else str(row[0])
@@ -167,13 +198,20 @@ class Repositories:
         key_hint: str,
         allowed_models: list[str],
         config_hash: str | None = None,
+        public_id: str | None = None,
+        limits: KeyLimits | None = None,
     ) -> None:
+        """Inserts or replaces (by name) a key from the config file."""
+        now = time.time()
         self.conn.execute(
-            """INSERT INTO api_keys (id, name, key_hash, key_hint, allowed_models, config_hash, created_at)
-               VALUES (?, ?, ?, ?, ?, ?, ?)
+            f"""INSERT INTO api_keys (id, name, key_hash, key_hint, allowed_models, config_hash, created_at,
+                                      public_id, source, updated_at, {", ".join(LIMIT_FIELDS)})
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'config', ?, {", ".join("?" for _ in LIMIT_FIELDS)})
                ON CONFLICT (name) DO UPDATE SET key_hash = excluded.key_hash, key_hint = excluded.key_hint,
-                   allowed_models = excluded.allowed_models,
-                   config_hash = COALESCE(excluded.config_hash, api_keys.config_hash)""",
+                   allowed_models = excluded.allowed_models, public_id = excluded.public_id,
+                   config_hash = COALESCE(excluded.config_hash, api_keys.config_hash),
+                   updated_at = excluded.updated_at,
+                   {", ".join(f"{field} = excluded.{field}" for field in LIMIT_FIELDS)}""",
             (
                 "key_" + secrets.token_hex(8),
                 name,
@@ -181,8 +219,21 @@ class Repositories:
                 key_hint,
                 json.dumps(allowed_models),
                 config_hash,
-                time.time(),
+                now,
+                public_id,
+                now,
+                *self._limit_values(limits or KeyLimits()),
             ),
+        )
+
+    def set_api_key_fields(
+        self, name: str, allowed_models: list[str], limits: KeyLimits, config_hash: str
+    ) -> None:
+        """Updates everything but the secret of a key named in the config file."""
+        self.conn.execute(
+            f"""UPDATE api_keys SET allowed_models = ?, config_hash = ?, updated_at = ?,
+                   {", ".join(f"{field} = ?" for field in LIMIT_FIELDS)} WHERE name = ?""",
+            (json.dumps(allowed_models), config_hash, time.time(), *self._limit_values(limits), name),
         )
 
     def set_api_key_models(self, name: str, allowed_models: list[str], config_hash: str) -> None:
@@ -191,19 +242,86 @@ class Repositories:
             (json.dumps(allowed_models), config_hash, name),
         )
 
+    def create_api_key(
+        self,
+        *,
+        name: str,
+        key_hash: str,
+        key_hint: str,
+        public_id: str,
+        allowed_models: list[str],
+        limits: KeyLimits,
+        source: str,
+    ) -> ApiKeyRow:
+        """A new key made through the API or the CLI; `apsw.ConstraintError` when the name is taken."""
+        now = time.time()
+        key_id = "key_" + public_id
+        self.conn.execute(
+            f"""INSERT INTO api_keys (id, name, key_hash, key_hint, allowed_models, created_at, public_id,
+                                      source, updated_at, {", ".join(LIMIT_FIELDS)})
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {", ".join("?" for _ in LIMIT_FIELDS)})""",
+            (
+                key_id,
+                name,
+                key_hash,
+                key_hint,
+                json.dumps(allowed_models),
+                now,
+                public_id,
+                source,
+                now,
+                *self._limit_values(limits),
+            ),
+        )
+        row = self.get_api_key(key_id)
+        assert row is not None
+        return row
+
+    def get_api_key(self, ref: str) -> ApiKeyRow | None:
+        """A key by id, else by name, else by public id."""
+        for column in ("id", "name", "public_id"):
+            row = self.conn.execute(
+                f"SELECT {self._KEY_COLUMNS} FROM api_keys WHERE {column} = ?", (ref,)
+            ).fetchone()
+            if row is not None:
+                return self._key_row(row)
+        return None
+
+    def update_api_key(self, key_id: str, *, name: str, allowed_models: list[str], limits: KeyLimits) -> None:
+        """Replaces a key's name, allowed models and limits (the secret stays)."""
+        self.conn.execute(
+            f"""UPDATE api_keys SET name = ?, allowed_models = ?, updated_at = ?,
+                   {", ".join(f"{field} = ?" for field in LIMIT_FIELDS)} WHERE id = ?""",
+            (name, json.dumps(allowed_models), time.time(), *self._limit_values(limits), key_id),
+        )
+
+    def rotate_api_key(self, key_id: str, *, key_hash: str, key_hint: str, public_id: str | None) -> bool:
+        """Replaces the stored digest: the old key stops matching at once. False when revoked or absent."""
+        self.conn.execute(
+            "UPDATE api_keys SET key_hash = ?, key_hint = ?, public_id = ?, updated_at = ? "
+            "WHERE id = ? AND revoked_at IS NULL",
+            (key_hash, key_hint, public_id, time.time(), key_id),
+        )
+        return self.conn.changes() > 0
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        """Marks a key revoked (kept for usage history). False when absent or already revoked."""
+        now = time.time()
+        self.conn.execute(
+            "UPDATE api_keys SET revoked_at = ?, updated_at = ? WHERE id = ? AND revoked_at IS NULL",
+            (now, now, key_id),
+        )
+        return self.conn.changes() > 0
+
+    def api_key_last_used(self, key_id: str) -> float | None:
+        """Time of the key's latest recorded request (an index probe on usage_records)."""
+        row = self.conn.execute(
+            "SELECT MAX(ts) FROM usage_records WHERE api_key_id = ?", (key_id,)
+        ).fetchone()
+        return None if row is None or row[0] is None else float(row[0])
+
     def list_api_keys(self) -> list[ApiKeyRow]:
         rows: list[Any] = self.conn.execute(
-            "SELECT id, name, key_hash, key_hint, allowed_models, created_at, revoked_at FROM api_keys ORDER BY name"
+            f"SELECT {self._KEY_COLUMNS} FROM api_keys ORDER BY name"
         ).fetchall()
-        return [
-            ApiKeyRow(
-                id=str(r[0]),
-                name=str(r[1]),
-                key_hash=str(r[2]),
-                key_hint=str(r[3]),
-                allowed_models=tuple(json.loads(r[4])),
-                created_at=float(r[5]),
-                revoked_at=None if r[6] is None else float(r[6]),
-            )
-            for r in rows
-        ]
+        return [self._key_row(r) for r in rows]

@@ -97,14 +97,22 @@ class RoutingRepository:
         return [(str(r[0]), str(r[1])) for r in rows]
 
     def replace_aliases(self, aliases: dict[str, str], wildcards: list[tuple[str, str]]) -> None:
-        """Makes the stored aliases exactly these (the API's PUT)."""
+        """Makes the stored aliases exactly these (the API's PUT).
+
+        Rows that stay keep their config_hash, so re-applying an unchanged file on the next
+        start does not bring the file's version back over this edit.
+        """
+        old_alias = {str(r[0]): r[1] for r in self.conn.execute("SELECT alias, config_hash FROM aliases")}
+        old_wild = {
+            str(r[0]): r[1] for r in self.conn.execute("SELECT pattern, config_hash FROM wildcard_aliases")
+        }
         with self.conn:
             self.conn.execute("DELETE FROM aliases")
             self.conn.execute("DELETE FROM wildcard_aliases")
             for alias, target in aliases.items():
-                self.upsert_alias(alias, target)
+                self.upsert_alias(alias, target, config_hash=old_alias.get(alias))
             for pattern, target in wildcards:
-                self.upsert_wildcard(pattern, target)
+                self.upsert_wildcard(pattern, target, config_hash=old_wild.get(pattern))
 
     # circuit breakers --------------------------------------------------------------------
     def save_breaker(self, key: str, state: str, failures: int, opened_at: float | None) -> None:

@@ -4,10 +4,14 @@ Request handlers call `record()`, which only appends to a bounded queue; one dae
 drains it in batches (up to 500 rows or every 0.25 s) inside a single transaction, so the
 hot path never waits on disk. When the queue is full the record is dropped and counted:
 losing a usage row is better than stalling traffic, and the drop count is visible.
+
+The same transaction folds the batch into the daily rollups (`usage_repo.apply_rollups`), and a
+`SpendLedger`, when given, sees each cost as pending from `record()` until its batch commits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -17,6 +21,8 @@ import apsw
 
 from omniroute.store.db import connect
 from omniroute.store.records import UsageRecord
+from omniroute.store.spend_ledger import SpendLedger
+from omniroute.store.usage_repo import apply_rollups
 
 log = logging.getLogger("omniroute.usage")
 
@@ -58,9 +64,16 @@ def _row(r: UsageRecord) -> tuple[object, ...]:
 
 class UsageWriter:
     def __init__(
-        self, db_path: Path, *, max_queue: int = 50_000, batch: int = 500, interval: float = 0.25
+        self,
+        db_path: Path,
+        *,
+        max_queue: int = 50_000,
+        batch: int = 500,
+        interval: float = 0.25,
+        ledger: SpendLedger | None = None,
     ) -> None:
         self._db_path = db_path
+        self._ledger = ledger
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
         self._batch = batch
         self._interval = interval
@@ -74,10 +87,14 @@ class UsageWriter:
             self._thread.start()
 
     def record(self, record: UsageRecord) -> None:
+        # Pending before queued: the writer thread may settle the record right after the put.
+        counted = self._ledger is not None and self._ledger.add_pending(record)
         try:
             self._queue.put_nowait(record)
         except queue.Full:
             self.dropped += 1
+            if counted and self._ledger is not None:
+                self._ledger.remove_pending([record])
 
     def close(self, timeout: float = 5.0) -> None:
         """Flushes what is queued and stops the thread."""
@@ -117,9 +134,17 @@ class UsageWriter:
         return items
 
     def _write(self, conn: apsw.Connection, items: list[UsageRecord]) -> None:
-        try:
-            with conn:
-                conn.executemany(_INSERT, [_row(r) for r in items])
-            self.written += len(items)
-        except Exception:
-            log.exception("usage batch of %d rows could not be written", len(items))
+        ledger = self._ledger
+        with ledger.committing() if ledger is not None else contextlib.nullcontext():
+            try:
+                with conn:
+                    conn.executemany(_INSERT, [_row(r) for r in items])
+                    apply_rollups(conn, items)
+            except Exception:
+                log.exception("usage batch of %d rows could not be written", len(items))
+                if ledger is not None:
+                    ledger.remove_pending(items)
+                return
+            if ledger is not None:
+                ledger.settle(items)
+        self.written += len(items)
