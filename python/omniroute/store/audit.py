@@ -10,8 +10,6 @@ without a running writer (the CLI) use `write_entries` directly. Entries older t
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,7 @@ from typing import Any
 import apsw
 import msgspec
 
-from omniroute.store.db import connect
+from omniroute.store.batch_writer import BatchWriter
 
 log = logging.getLogger("omniroute.audit")
 
@@ -28,7 +26,6 @@ MAX_LIST = 1000
 
 _INSERT = """INSERT INTO audit_log (ts, action, actor, client_ip, method, path, status, detail)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?)"""
-_STOP = object()
 
 
 class AuditEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -81,63 +78,23 @@ def prune(conn: apsw.Connection, *, older_than: float) -> int:
     return int(conn.changes())
 
 
-class AuditWriter:
+class AuditWriter(BatchWriter[AuditEntry]):
+    thread_name = "omniroute-audit-writer"
+
     def __init__(
         self, db_path: Path, *, max_queue: int = 10_000, batch: int = 200, interval: float = 0.2
     ) -> None:
-        self._db_path = db_path
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
-        self._batch = batch
-        self._interval = interval
-        self._thread: threading.Thread | None = None
-        self.dropped = 0
-        self.written = 0
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="omniroute-audit-writer", daemon=True)
-            self._thread.start()
+        super().__init__(db_path, AuditEntry, max_queue=max_queue, batch=batch, interval=interval)
 
     def record(self, entry: AuditEntry) -> None:
-        try:
-            self._queue.put_nowait(entry)
-        except queue.Full:
-            self.dropped += 1
+        if not self.put(entry):
             log.warning("audit queue full; entry dropped: %s %s", entry.action, entry.path or "")
 
-    def close(self, timeout: float = 5.0) -> None:
-        """Writes what is queued and stops the thread."""
-        if self._thread is None:
-            return
-        self._queue.put(_STOP)
-        self._thread.join(timeout)
-        self._thread = None
-
-    def _run(self) -> None:
-        conn = connect(self._db_path)
+    def _on_start(self, conn: apsw.Connection) -> None:
         try:
-            try:
-                prune(conn, older_than=time.time() - RETENTION_DAYS * 86400.0)
-            except apsw.Error:
-                log.exception("audit log pruning failed")
-            stopping = False
-            while not stopping:
-                try:
-                    first = self._queue.get(timeout=self._interval)
-                except queue.Empty:
-                    continue
-                items = [first]
-                while len(items) < self._batch:
-                    try:
-                        items.append(self._queue.get_nowait())
-                    except queue.Empty:
-                        break
-                entries = [i for i in items if isinstance(i, AuditEntry)]
-                stopping = any(i is _STOP for i in items)
-                if entries:
-                    self._write(conn, entries)
-        finally:
-            conn.close()
+            prune(conn, older_than=time.time() - RETENTION_DAYS * 86400.0)
+        except apsw.Error:
+            log.exception("audit log pruning failed")
 
     def _write(self, conn: apsw.Connection, entries: list[AuditEntry]) -> None:
         try:

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import queue
-import threading
 from pathlib import Path
 
 import apsw
 
-from omniroute.store.db import connect
+from omniroute.store.batch_writer import BatchWriter
 from omniroute.store.records import UsageRecord
 from omniroute.store.spend_ledger import SpendLedger
 from omniroute.store.usage_repo import apply_rollups
@@ -30,8 +28,6 @@ _INSERT = """INSERT INTO usage_records (ts, request_id, api_key_id, route, clien
     requested_model, model, stream, status, outcome, latency_ms, ttft_ms, input_tokens, output_tokens,
     cached_tokens, cache_creation_tokens, reasoning_tokens, error, attempts, combo, cost_usd)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
-
-_STOP = object()
 
 
 def _row(r: UsageRecord) -> tuple[object, ...]:
@@ -62,7 +58,9 @@ def _row(r: UsageRecord) -> tuple[object, ...]:
     )
 
 
-class UsageWriter:
+class UsageWriter(BatchWriter[UsageRecord]):
+    thread_name = "omniroute-usage-writer"
+
     def __init__(
         self,
         db_path: Path,
@@ -72,66 +70,14 @@ class UsageWriter:
         interval: float = 0.25,
         ledger: SpendLedger | None = None,
     ) -> None:
-        self._db_path = db_path
+        super().__init__(db_path, UsageRecord, max_queue=max_queue, batch=batch, interval=interval)
         self._ledger = ledger
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
-        self._batch = batch
-        self._interval = interval
-        self._thread: threading.Thread | None = None
-        self.dropped = 0
-        self.written = 0
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="omniroute-usage-writer", daemon=True)
-            self._thread.start()
 
     def record(self, record: UsageRecord) -> None:
         # Pending before queued: the writer thread may settle the record right after the put.
         counted = self._ledger is not None and self._ledger.add_pending(record)
-        try:
-            self._queue.put_nowait(record)
-        except queue.Full:
-            self.dropped += 1
-            if counted and self._ledger is not None:
-                self._ledger.remove_pending([record])
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Flushes what is queued and stops the thread."""
-        if self._thread is None:
-            return
-        self._queue.put(_STOP)
-        self._thread.join(timeout)
-        self._thread = None
-
-    def _run(self) -> None:
-        conn = connect(self._db_path)
-        try:
-            stopping = False
-            while not stopping:
-                items: list[UsageRecord] = []
-                try:
-                    first = self._queue.get(timeout=self._interval)
-                except queue.Empty:
-                    continue
-                for item in self._drain(first):
-                    if item is _STOP:
-                        stopping = True
-                    elif isinstance(item, UsageRecord):
-                        items.append(item)
-                if items:
-                    self._write(conn, items)
-        finally:
-            conn.close()
-
-    def _drain(self, first: object) -> list[object]:
-        items = [first]
-        while len(items) < self._batch:
-            try:
-                items.append(self._queue.get_nowait())
-            except queue.Empty:
-                break
-        return items
+        if not self.put(record) and counted and self._ledger is not None:
+            self._ledger.remove_pending([record])
 
     def _write(self, conn: apsw.Connection, items: list[UsageRecord]) -> None:
         ledger = self._ledger
