@@ -15,17 +15,23 @@ from omniroute.admin.aliases import make_alias_api
 from omniroute.admin.auth import API_PREFIX, AdminGuard, make_admin_guard, make_auth_api
 from omniroute.admin.combos import PREFIX as COMBO_PREFIX
 from omniroute.admin.combos import make_combo_api
+from omniroute.admin.health import make_health_api
 from omniroute.admin.keys import PREFIX as KEYS_PREFIX
 from omniroute.admin.keys import make_keys_api
+from omniroute.admin.logs import PREFIX as LOGS_PREFIX
+from omniroute.admin.logs import make_logs_api
 from omniroute.admin.resilience import make_resilience_api
 from omniroute.admin.security import PREFIX as SECURITY_PREFIX
 from omniroute.admin.security import ROUTE as SECURITY_ROUTE
 from omniroute.admin.security import make_security_api
+from omniroute.admin.telemetry import make_telemetry_api
 from omniroute.admin.usage import PRICING_PREFIX, make_pricing_api, make_usage_api
 from omniroute.api.chat import PINNED_PREFIX, make_chat
 from omniroute.api.gemini import MODELS_PREFIX, make_gemini
 from omniroute.api.health import live, make_ready
 from omniroute.api.messages import make_messages
+from omniroute.api.metrics import ROUTE as METRICS_ROUTE
+from omniroute.api.metrics import make_metrics_endpoint
 from omniroute.api.models import ModelsEndpoint
 from omniroute.api.responses import ITEM_PREFIX, make_responses
 from omniroute.gateway import Gateway
@@ -82,6 +88,7 @@ class App:
         router.add("POST", "/api/health/resilience/reset", resilience_reset)
         router.add("GET", "/health/live", live)
         router.add("GET", "/health/ready", make_ready(runtime))
+        router.add("GET", METRICS_ROUTE, make_metrics_endpoint(runtime))
         keys, key_item = make_keys_api(runtime)
         router.add("GET", "/api/keys", keys)
         router.add("POST", "/api/keys", keys)
@@ -103,6 +110,11 @@ class App:
         router.add("GET", SECURITY_ROUTE, security)
         router.add_prefix("PUT", SECURITY_PREFIX, security_item)
         router.add_prefix("DELETE", SECURITY_PREFIX, security_item)
+        logs, log_item = make_logs_api(runtime)
+        router.add("GET", "/api/logs", logs)
+        router.add_prefix("GET", LOGS_PREFIX, log_item)
+        router.add("GET", "/api/telemetry", make_telemetry_api(runtime))
+        router.add("GET", "/api/health", make_health_api(runtime))
         self.admin_guard = make_admin_guard(runtime)
         self.router = router
 
@@ -131,6 +143,8 @@ class App:
             req.path = path
         runtime = self.runtime
         if runtime is not None:
+            # /v1 answers carry x-omniroute-overhead-ms and count in omniroute_requests_total.
+            runtime.metrics.track(req)
             network = runtime.network
             req.extra_headers.extend(network.cors_headers(req))
             refusal = network.check(req)
@@ -142,6 +156,7 @@ class App:
                     code=refusal.code,
                     request_id=req.request_id,
                 )
+                runtime.metrics.note_refusal(refusal.status, refusal.code)
                 req.respond(refusal.status, body, headers=refusal.headers)
                 return
             if network.is_preflight(req):
@@ -163,10 +178,11 @@ class App:
                 if known
                 else f"Unknown route {req.method} {path}"
             )
-            dialect = "gemini" if path.startswith("/v1beta") else "openai"
             req.respond(
                 status,
-                _core.error_body(dialect, status, message, code="not_found" if status == 404 else None),
+                _core.error_body(
+                    dialect_for_path(path), status, message, code="not_found" if status == 404 else None
+                ),
             )
             return
         try:
@@ -177,9 +193,10 @@ class App:
         except Exception:
             log.exception("unhandled error on %s %s", req.method, path)
             if not req.responded:
-                req.respond(
-                    500, _core.error_body("openai", 500, "Internal gateway error", code="internal_error")
+                body = _core.error_body(
+                    dialect_for_path(path), 500, "Internal gateway error", code="internal_error"
                 )
+                req.respond(500, body)
 
 
 def create_app() -> App:

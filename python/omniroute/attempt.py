@@ -20,6 +20,7 @@ from omniroute.errors import (
     UpstreamTimeoutError,
 )
 from omniroute.http.request import Request
+from omniroute.observability.metrics import upstream_wait
 from omniroute.providers.executor import chat_url
 from omniroute.relay import RelayResult, relay_json, relay_stream
 from omniroute.routing.catalog import Account
@@ -29,6 +30,7 @@ from omniroute.upstream.errors import upstream_error
 
 if TYPE_CHECKING:
     from omniroute.gateway import Gateway
+    from omniroute.observability.request_log import CallTrace
 
 TransportError = Literal["timeout", "connect", "protocol"]
 
@@ -63,16 +65,25 @@ class AttemptFailure(Exception):
 class AttemptInput:
     """The parts of a call every attempt shares."""
 
-    __slots__ = ("body", "dialect", "include_usage", "response_id", "stream")
+    __slots__ = ("body", "dialect", "include_usage", "response_id", "stream", "trace")
 
     def __init__(
-        self, *, body: bytes, dialect: str, stream: bool, include_usage: bool, response_id: str | None
+        self,
+        *,
+        body: bytes,
+        dialect: str,
+        stream: bool,
+        include_usage: bool,
+        response_id: str | None,
+        trace: CallTrace | None = None,
     ):
         self.body = body
         self.dialect = dialect
         self.stream = stream
         self.include_usage = include_usage
         self.response_id = response_id
+        #: The call's request-log trace (attempts, first byte, capture), when it has one.
+        self.trace = trace
 
 
 async def run_attempt(
@@ -82,7 +93,31 @@ async def run_attempt(
     target: Target,
     account: Account,
 ) -> RelayResult:
+    trace = call.trace
+    if trace is None:
+        return await _attempt(gateway, req, call, target, account)
+    trace.begin_attempt(target.provider.id, target.model, account.name, target.provider.dialect)
+    try:
+        result = await _attempt(gateway, req, call, target, account)
+    except AttemptFailure as failure:
+        trace.end_attempt(failure.message)
+        raise
+    except BaseException as exc:
+        trace.end_attempt(str(exc) or exc.__class__.__name__)
+        raise
+    trace.end_attempt(None if result.completed else result.error)
+    return result
+
+
+async def _attempt(
+    gateway: Gateway,
+    req: Request,
+    call: AttemptInput,
+    target: Target,
+    account: Account,
+) -> RelayResult:
     settings = gateway.settings
+    trace = call.trace
     upstream_dialect = target.provider.dialect
     spec = target.provider
     upstream_body = _core.translate_request(
@@ -96,27 +131,36 @@ async def run_attempt(
     )
     headers = gateway.upstream_headers(req, account)
     headers["accept"] = "text/event-stream" if call.stream else "application/json"
+    url = chat_url(account, target.model, stream=call.stream)
+    if trace is not None and trace.capture is not None:
+        trace.capture.note_upstream_request("POST", url, headers, upstream_body)
     try:
-        resp = await gateway.rt.upstream.send(
-            "POST",
-            chat_url(account, target.model, stream=call.stream),
-            headers=headers,
-            body=upstream_body,
-            first_byte_timeout=settings.first_byte_timeout,
-        )
+        with upstream_wait(req):
+            resp = await gateway.rt.upstream.send(
+                "POST",
+                url,
+                headers=headers,
+                body=upstream_body,
+                first_byte_timeout=settings.first_byte_timeout,
+            )
     except UpstreamTimeoutError as exc:
         raise AttemptFailure(str(exc), transport="timeout") from None
     except UpstreamConnectError as exc:
         raise AttemptFailure(str(exc), transport="connect") from None
     except UpstreamError as exc:
         raise AttemptFailure(str(exc), transport="connect") from None
+    if trace is not None:
+        trace.first_byte(resp.status)
+        if trace.capture is not None:
+            resp = trace.capture.note_upstream_response(resp)
     try:
         if resp.status < 400:
             # Failures are the cooldowns' business; a success still says how much budget is left.
             gateway.rt.limits.learn_from_headers(account.key, resp.headers)
         else:
             try:
-                raw = await resp.read(timeout=settings.request_timeout, limit=MAX_ERROR_BODY)
+                with upstream_wait(req):
+                    raw = await resp.read(timeout=settings.request_timeout, limit=MAX_ERROR_BODY)
             except UpstreamError:
                 raw = b""
             message = upstream_error(resp.status, raw, resp.headers, spec.id).message

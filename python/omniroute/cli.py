@@ -237,6 +237,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings, config = resolve(args, environ)
         prepare_storage(settings, config, environ)
+        # Before Granian forks the workers: a wiped directory for multiprocess metrics (or none).
+        from omniroute.observability.metrics_multiproc import prepare_multiproc_dir
+
+        prepare_multiproc_dir(settings)
     except ConfigError as exc:
         print(f"omniroute: error: {exc}", file=sys.stderr)
         return 2

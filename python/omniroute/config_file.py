@@ -27,6 +27,8 @@ from omniroute.settings import (
     BreakerSettings,
     GuardSettings,
     LimitSettings,
+    LoggingSettings,
+    MetricsSettings,
     NetworkSettings,
     RoutingSettings,
     UsageSettings,
@@ -157,6 +159,8 @@ class ConfigFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
     network: NetworkSettings | None = None
     guard: GuardSettings | None = None
     usage: UsageSettings | None = None
+    logging: LoggingSettings | None = None
+    metrics: MetricsSettings | None = None
 
     def settings_sections(self) -> dict[str, Any]:
         """The tables that become Settings sections ([routing], [limits], [network], ...)."""
@@ -168,6 +172,8 @@ class ConfigFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
             "network": self.network,
             "guard": self.guard,
             "usage": self.usage,
+            "logging": self.logging,
+            "metrics": self.metrics,
         }
         return {name: msgspec.to_builtins(value) for name, value in found.items() if value is not None}
 

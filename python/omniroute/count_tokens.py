@@ -7,6 +7,8 @@ tokeniser and says so in `x-omniroute-token-estimate: true`.
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import msgspec
 
 from omniroute import _core
@@ -26,7 +28,8 @@ def _count_url(account: Account, model: str) -> str | None:
         url = f"{account.base_url}/messages/count_tokens"
         return f"{url}?{spec.query}" if spec.query else url
     if spec.dialect == "gemini":
-        return f"{account.base_url}/models/{model}:countTokens"
+        # Quoted like executor.chat_url: a model from the URL must not add path or query parts.
+        return f"{account.base_url}/models/{quote(model, safe='-._~')}:countTokens"
     return None
 
 
@@ -37,7 +40,7 @@ def _answer(dialect: str, tokens: int) -> bytes:
 async def count_tokens(gateway: Gateway, req: Request, *, dialect: str, url_model: str | None = None) -> None:
     rt = gateway.rt
     try:
-        key = authenticate(req, rt.catalog, required=rt.settings.require_api_key)
+        key = authenticate(req, rt, required=rt.settings.require_api_key)
         body = await req.read_body(rt.network.body_limit(req.path))
         info = _core.inspect_request(body, dialect) if dialect != "gemini" else None
         model = url_model or (info.model if info else None)

@@ -57,6 +57,9 @@ class _Outcome:
         #: The last upstream failure and its provider, to relay when every attempt agreed.
         self.last_failure: tuple[AttemptFailure, str] | None = None
 
+    def last_kind(self) -> str | None:
+        return str(self.attempts[-1].kind) if self.attempts else None
+
     def wait_hint(self, seconds: float | None) -> None:
         if seconds is not None and seconds > 0:
             self.retry_after = seconds if self.retry_after is None else min(self.retry_after, seconds)
@@ -79,6 +82,8 @@ async def run_plan(
     if not allowed:
         raise gateway.model_not_allowed(plan.targets[0])
     for position, target in enumerate(allowed):
+        if position:  # the previous target failed (or was skipped): the next one is tried
+            rt.metrics.fallback(allowed[position - 1], target, outcome.last_kind())
         now = time.monotonic()
         if not rt.breakers.allow(_provider_key(target), now) or not rt.breakers.allow(
             _target_key(target), now
@@ -170,6 +175,9 @@ async def _try_target(
                 break
             finally:
                 rt.limits.release(account.key)
+            rt.metrics.upstream_attempt(
+                target.provider.id, "success" if result.completed else "stream_failed"
+            )
             rt.cooldowns.clear(account.key, target.model)
             rt.breakers.success(_provider_key(target))
             rt.breakers.success(_target_key(target))
@@ -200,6 +208,7 @@ def _note_failure(
         error=failure.transport,
         now=time.time(),
     )
+    rt.metrics.upstream_attempt(target.provider.id, str(decision.kind))
     outcome.attempts.append(
         AttemptRecord(
             _label(target, account),

@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from omniroute import _core
 from omniroute.attempt import AttemptInput
 from omniroute.errors import GatewayError, OmnirouteError, http_status_for
 from omniroute.fallback import run_plan
 from omniroute.http.request import ClientDisconnectedError, Request
-from omniroute.observability.logging import now_ms
+from omniroute.observability.logging import log_access, now_ms
+from omniroute.observability.request_log import CallTrace
 from omniroute.providers.executor import auth_headers
 from omniroute.routing.catalog import Account
 from omniroute.routing.plan import build_plan
@@ -27,8 +27,6 @@ from omniroute.security.auth import authenticate
 from omniroute.security.key_policy import Admission
 from omniroute.security.model_globs import model_allowed
 from omniroute.store.records import ApiKeyRow, UsageRecord
-
-access_log = logging.getLogger("omniroute.access")
 
 
 class CallState:
@@ -47,6 +45,7 @@ class CallState:
         "requested_model",
         "status",
         "stream",
+        "trace",
         "ttft_ms",
         "usage",
     )
@@ -66,6 +65,8 @@ class CallState:
         self.attempts = 0
         self.combo: str | None = None
         self.admission: Admission | None = None
+        #: Request-log observations (upstream dialect, account, attempts, capture).
+        self.trace: CallTrace | None = None
 
 
 class CallSpec:
@@ -119,7 +120,9 @@ class Gateway:
 
     async def handle(self, req: Request, spec: CallSpec) -> None:
         call = CallState()
+        call.trace = self.rt.request_log.trace(req)
         dialect, route = spec.dialect, spec.route
+        self.rt.metrics.call_started(req, route)
         try:
             await req.until_disconnect(self._call(req, call, spec))
         except ClientDisconnectedError:
@@ -135,6 +138,7 @@ class Gateway:
 
     def _fail(self, req: Request, call: CallState, dialect: str, exc: OmnirouteError) -> None:
         call.status, call.outcome, call.error = http_status_for(exc), "error", str(exc)
+        self.rt.metrics.note_error(exc)
         self.answer_error(req, dialect, exc)
 
     @staticmethod
@@ -200,6 +204,7 @@ class Gateway:
             stream=stream,
             include_usage=info.include_usage,
             response_id=spec.response_id,
+            trace=call.trace,
         )
         result = await run_plan(self, req, call, plan, attempt)
         call.status = 200
@@ -278,27 +283,21 @@ class Gateway:
             combo=call.combo,
             cost_usd=cost,
         )
+        self.rt.metrics.record_call(req, call, route=route, latency_ms=latency, cost=cost)
         self.rt.usage.record(record)
         if call.combo is not None:
             target = f"{call.provider}/{call.model}" if call.provider else None
             self.rt.combo_metrics.record(
                 call.combo, ok=call.outcome == "success", attempts=call.attempts, target=target
             )
-        if access_log.isEnabledFor(logging.INFO):
-            fields: dict[str, Any] = {
-                "request_id": req.request_id,
-                "route": route,
-                "dialect": dialect,
-                "provider": call.provider,
-                "model": call.model,
-                "status": call.status,
-                "outcome": call.outcome,
-                "stream": call.stream,
-                "latency_ms": latency,
-                "ttft_ms": call.ttft_ms,
-                "input_tokens": record.input_tokens,
-                "output_tokens": record.output_tokens,
-            }
-            if call.error:
-                fields["error"] = call.error[:300]
-            access_log.info("request", extra={"fields": fields})
+        # The request log entry (queued), per-provider telemetry and the JSON access line.
+        entry = self.rt.request_log.finish(req, record, call.trace, self.rt.catalog)
+        self.rt.telemetry.observe(
+            entry.provider,
+            outcome=entry.outcome,
+            status=entry.status,
+            total_ms=entry.latency_ms,
+            ttft_ms=entry.ttft_ms,
+            overhead_ms=entry.overhead_ms,
+        )
+        log_access(entry)

@@ -17,6 +17,7 @@ from omniroute import _core
 from omniroute.errors import GatewayError, UpstreamError
 from omniroute.http.request import ClientDisconnectedError, Request
 from omniroute.observability.logging import now_ms
+from omniroute.observability.metrics import timed_chunks, upstream_wait
 from omniroute.upstream.client import UpstreamResponse
 from omniroute.upstream.errors import passthrough_headers
 
@@ -43,7 +44,8 @@ async def relay_json(
     timeout: float,
     response_id: str | None,
 ) -> RelayResult:
-    raw = await resp.read(timeout=timeout)
+    with upstream_wait(req):
+        raw = await resp.read(timeout=timeout)
     body, usage = _core.translate_response(
         raw, upstream, client, created=int(time.time()), response_id=response_id
     )
@@ -104,7 +106,7 @@ async def relay_stream(
     translator = _core.StreamTranslator(
         upstream, client, include_usage=include_usage, created=int(time.time()), response_id=response_id
     )
-    chunks = resp.chunks()
+    chunks = timed_chunks(req, resp.chunks())
     pending = b""
     try:
         async for chunk in chunks:

@@ -13,6 +13,9 @@ import time
 
 import apsw
 
+from omniroute.observability.metrics import Metrics
+from omniroute.observability.request_log import RequestLog
+from omniroute.observability.telemetry import Telemetry
 from omniroute.providers.costs import Pricing
 from omniroute.resilience.breakers import Breakers
 from omniroute.resilience.cooldowns import Cooldowns
@@ -93,6 +96,11 @@ class Runtime:
         # Admin login (sessions, throttle; bootstraps INITIAL_PASSWORD) and the audit log.
         self.audit = AuditWriter(data / DB_FILE)
         self.admin_auth = AdminAuth(settings, self.db, self.audit)
+        # Request log (batched writes, retention, capture) and per-provider latency telemetry.
+        self.request_log = RequestLog(settings, data / DB_FILE)
+        self.telemetry = Telemetry()
+        # Prometheus series of this worker (shared files when several workers run).
+        self.metrics = Metrics(settings, self)
         self.responses = ResponsesStore(
             data / DB_FILE, ttl=settings.responses_ttl, max_entries=settings.responses_max
         )
@@ -142,6 +150,8 @@ class Runtime:
 
     def start(self) -> None:
         self.usage.start()
+        self.request_log.start()
+        self.metrics.start()
         self.audit.start()
         self._refresher = asyncio.ensure_future(self._refresh_loop())
         self._retention = asyncio.ensure_future(self._retention_loop())
@@ -180,6 +190,8 @@ class Runtime:
                 await self._retention
         await self.upstream.close()
         self.usage.close()
+        await self.request_log.close()
+        await self.metrics.close()
         self.spend.close()
         self.audit.close()
         self.responses.close()

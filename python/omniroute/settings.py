@@ -116,6 +116,34 @@ class UsageSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     retention_days: int = 30
 
 
+class MetricsSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """`[metrics]`: the Prometheus endpoint `GET /metrics`."""
+
+    enabled: bool = True
+    #: Bearer token a scraper must send; without one `/metrics` answers loopback callers only.
+    token: str | None = None
+    #: Adds per-API-key series (labelled with a short hash of the key id, never the key).
+    per_key_labels: bool = False
+
+    def __repr__(self) -> str:
+        token = "<hidden>" if self.token else None
+        return f"MetricsSettings(enabled={self.enabled!r}, token={token!r}, per_key_labels={self.per_key_labels!r})"
+
+
+class LoggingSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """`[logging]`: the request log (SQLite), its retention, and debug capture of bodies."""
+
+    #: One row per call in `request_logs` (batched writes), queried through `/api/logs`.
+    request_log: bool = True
+    #: Request-log rows older than this are deleted (0 = keep forever).
+    retention_days: int = 30
+    #: Capture every call's bodies (client request, upstream request and response, client
+    #: response), redacted; per call instead with `x-omniroute-capture: 1` + the admin token.
+    capture: bool = False
+    #: Bytes kept of each captured part.
+    capture_max_bytes: int = 65536
+
+
 class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 20128
@@ -152,6 +180,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     network: NetworkSettings = msgspec.field(default_factory=NetworkSettings)
     guard: GuardSettings = msgspec.field(default_factory=GuardSettings)
     usage: UsageSettings = msgspec.field(default_factory=UsageSettings)
+    logging: LoggingSettings = msgspec.field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
     routing: RoutingSettings = msgspec.field(default_factory=RoutingSettings)
     limits: LimitSettings = msgspec.field(default_factory=LimitSettings)
     breakers: BreakerSettings = msgspec.field(default_factory=BreakerSettings)
@@ -290,6 +320,10 @@ def validate(settings: Settings) -> Settings:
         raise ConfigError("breakers: failure_threshold >= 1 and reset_timeout > 0")
     if settings.max_body_bytes < 1024:
         raise ConfigError("max_body_bytes must be at least 1024")
+    if settings.logging.retention_days < 0 or settings.logging.capture_max_bytes < 256:
+        raise ConfigError("logging: retention_days must be >= 0 and capture_max_bytes >= 256")
+    if settings.metrics.token is not None and not settings.metrics.token.strip():
+        raise ConfigError("metrics: token must not be empty (leave it out for loopback-only access)")
     return msgspec.structs.replace(settings, log_level=settings.log_level.lower())
 
 

@@ -39,7 +39,12 @@ def random_id(prefix: str, length: int = 24) -> str:
 
 
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    try:
+        text.encode()
+    except UnicodeEncodeError:  # a lone surrogate echoed from the request: keep it as a \u escape
+        return json.dumps(obj, separators=(",", ":"))
+    return text
 
 
 def error_body(

@@ -279,7 +279,7 @@ class MockProvider:
         raw = await request.read()
         try:
             parsed: Any = json.loads(raw) if raw else None
-        except ValueError:
+        except (ValueError, RecursionError):
             parsed = None
         seq = next(self._counter)
         request_id = f"req_mock_{seq}"

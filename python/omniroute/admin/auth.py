@@ -295,7 +295,7 @@ async def _read_login(req: Request) -> LoginPayload:
         raise _as_admin_error(exc) from None
     try:
         return msgspec.json.decode(body, type=LoginPayload)
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         raise AdminError(400, 'the body must be {"password": "..."}', "invalid_body") from None
 
 

@@ -188,3 +188,7 @@ async def read_json(req: Request, type_: type[T], limit: int = 1024 * 1024) -> T
         raise AdminError(400, f"invalid body: {exc}", "invalid_body") from None
     except msgspec.DecodeError as exc:
         raise AdminError(400, f"malformed JSON: {exc}", "invalid_json") from None
+    except UnicodeDecodeError:
+        raise AdminError(400, "malformed JSON: the body is not valid UTF-8", "invalid_json") from None
+    except RecursionError:
+        raise AdminError(400, "malformed JSON: nested too deeply", "invalid_json") from None

@@ -43,7 +43,7 @@ class _Conversation:
     async def prepare(self, body: bytes) -> bytes:
         try:
             doc = msgspec.json.decode(body)
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             return body  # the core reports the malformed body precisely
         if not isinstance(doc, dict):
             return body

@@ -15,6 +15,18 @@ from omniroute.errors import GatewayError
 
 T = TypeVar("T")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SURROGATE_PAIR = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
+_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def has_lone_surrogate(body: bytes) -> bool:
+    """JSON text `body` escapes a UTF-16 surrogate without its pair (`"\\ud800"`): no Unicode
+    text, refused by the JSON decoders and by the providers, yet forwarded unread by the core's
+    passthrough paths (and unparseable when an upstream echoes it back)."""
+    if b"\\ud" not in body and b"\\uD" not in body:
+        return False
+    unescaped = body.replace(b"\\\\", b"")  # escaped backslashes, left to right like a JSON parser
+    return _SURROGATE.search(_SURROGATE_PAIR.sub(b"", unescaped)) is not None
 
 
 class ClientDisconnectedError(Exception):
@@ -28,6 +40,7 @@ def new_request_id() -> str:
 class Request:
     __slots__ = (
         "_query",
+        "body_read",
         "extra_headers",
         "method",
         "path",
@@ -49,6 +62,8 @@ class Request:
         client_id = scope.headers.get("x-request-id")
         self.request_id = client_id if client_id and _CLIENT_ID.match(client_id) else new_request_id()
         self.responded = False
+        #: The whole request body was read (see `base_headers`).
+        self.body_read = False
         self._query: dict[str, list[str]] | None = None
         #: Headers added to every answer (CORS headers set by the network guard).
         self.extra_headers: list[tuple[str, str]] = []
@@ -84,12 +99,32 @@ class Request:
             body = b"".join(parts)
         if len(body) > limit:
             raise GatewayError(413, f"Request body exceeds {limit} bytes", code="request_too_large")
+        self.body_read = True
+        if has_lone_surrogate(body):
+            raise GatewayError(
+                400,
+                "invalid JSON: a string escapes a lone UTF-16 surrogate (\\ud800-\\udfff)",
+                code="invalid_json",
+            )
         return body
+
+    def body_unread(self) -> bool:
+        """An HTTP/1 request body was announced but not (fully) read. The server then closes the
+        connection after the answer, so the answer must say so (`connection: close`): a keep-alive
+        client would otherwise send its next request into the closing connection and fail."""
+        if self.body_read or not str(getattr(self.scope, "http_version", "1.1")).startswith("1"):
+            return False
+        length = self.header("content-length")
+        if length is not None:
+            return length.strip() != "0"
+        return self.header("transfer-encoding") is not None
 
     def base_headers(self, content_type: str | None) -> list[tuple[str, str]]:
         headers = [("x-request-id", self.request_id)]
         if content_type:
             headers.append(("content-type", content_type))
+        if self.body_unread():
+            headers.append(("connection", "close"))
         headers.extend(self.extra_headers)
         return headers
 

@@ -10,7 +10,7 @@
 * **Per-IP rate limit**: `per_ip_rpm` admissions per sliding 60-second window and client address,
   one `omniroute._core.Limiter` each, kept in an LRU map of at most `max_tracked_ips` entries (an
   evicted address starts over). Refusals are 429 `rate_limited` with `retry-after` (seconds).
-  Health probes (`/health/*`) and CORS preflights are not counted. Limits are per worker process.
+  Health probes (`/health/*`), Prometheus scrapes (`/metrics`) and CORS preflights are not counted. Limits are per worker process.
 * **Body limits**: `route_body_limits` maps path prefixes to byte limits; the longest matching
   prefix wins, other paths use `max_body_bytes` (`body_limit(path)`).
 * **CORS**: `cors_origins` lists exact origins (`scheme://host[:port]`) or `"*"`. Allowed origins
@@ -62,7 +62,7 @@ CORS_ALLOW_HEADER_PREFIXES: tuple[str, ...] = ("x-stainless-", "openai-", "anthr
 #: Response headers browsers may read.
 CORS_EXPOSE_HEADERS = "x-request-id, retry-after, x-omniroute-token-estimate"
 #: Paths never rate-limited per IP (load-balancer probes).
-UNLIMITED_PREFIXES: tuple[str, ...] = ("/health/",)
+UNLIMITED_PREFIXES: tuple[str, ...] = ("/health/", "/metrics")
 _HEADER_NAME = re.compile(r"[a-z0-9-]{1,64}")
 
 

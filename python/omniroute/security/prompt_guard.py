@@ -22,7 +22,10 @@ Modes per category:
     error format (also logged);
   * `redact`: each match becomes `[REDACTED:<kind>]` in the forwarded body; the JSON is
     re-serialised only when something matched (everything else is kept as parsed).
-Bodies that are not JSON objects pass unchanged (the surfaces reject them themselves).
+Bodies that are not JSON objects pass unchanged (the surfaces reject them themselves). A body
+the guard cannot read although the core accepted it (nested deeper than the JSON parser allows,
+say) is refused with 400 `prompt_unreadable` in `block` and `redact` modes, so it cannot carry
+text past the guard; in `warn` mode it passes with a warning.
 Detector results of long texts are cached by digest (re-sent history is not re-scanned); the
 modes can change at run time (`reconfigure`, driven by `/api/security`).
 """
@@ -30,6 +33,7 @@ modes can change at run time (`reconfigure`, driven by `/api/security`).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
@@ -62,6 +66,12 @@ class GuardResult(msgspec.Struct, frozen=True, kw_only=True):
     @property
     def empty(self) -> bool:
         return not self.injection and not self.pii
+
+
+def _list(value: Any) -> list[Any]:
+    """`value` when it is a JSON array, else nothing to scan (the translator refuses other shapes,
+    or the upstream does on a same-dialect passthrough)."""
+    return value if isinstance(value, list) else []
 
 
 def _text_parts(content: Any, kinds: tuple[str, ...], user: bool) -> Iterator[Segment]:
@@ -99,7 +109,7 @@ def _content(holder: dict[str, Any], key: str, kinds: tuple[str, ...], user: boo
 
 
 def _openai(body: dict[str, Any]) -> Iterator[Segment]:
-    for msg in body.get("messages") or ():
+    for msg in _list(body.get("messages")):
         if not isinstance(msg, dict):
             continue
         role = msg.get("role")
@@ -110,7 +120,7 @@ def _openai(body: dict[str, Any]) -> Iterator[Segment]:
 
 
 def _anthropic(body: dict[str, Any]) -> Iterator[Segment]:
-    for msg in body.get("messages") or ():
+    for msg in _list(body.get("messages")):
         if not isinstance(msg, dict) or msg.get("role") != "user":
             continue
         content = msg.get("content")
@@ -128,10 +138,10 @@ def _anthropic(body: dict[str, Any]) -> Iterator[Segment]:
 
 
 def _gemini(body: dict[str, Any]) -> Iterator[Segment]:
-    for item in body.get("contents") or ():
+    for item in _list(body.get("contents")):
         if not isinstance(item, dict) or item.get("role") == "model":
             continue
-        for part in item.get("parts") or ():
+        for part in _list(item.get("parts")):
             if not isinstance(part, dict):
                 continue
             if isinstance(part.get("text"), str) and not part.get("thought"):
@@ -194,7 +204,10 @@ class PromptGuard:
 
     def scan(self, body: bytes, dialect: str) -> GuardResult:
         """Counts per detector (with the current modes' categories), without acting on them."""
-        parsed = _decode(body)
+        try:
+            parsed = _decode(body)
+        except _UnreadableError:
+            parsed = None
         if parsed is None:
             return GuardResult(injection={}, pii={})
         return self._scan(parsed, dialect)[0]
@@ -236,7 +249,10 @@ class PromptGuard:
         """The body to forward (redacted when so configured); raises GatewayError to block."""
         if not self.enabled:
             return body
-        parsed = _decode(body)
+        try:
+            parsed = _decode(body)
+        except _UnreadableError:
+            return self._unreadable(body, request_id)
         if parsed is None:
             return body
         result, found = self._scan(parsed, dialect)
@@ -274,16 +290,49 @@ class PromptGuard:
             if chosen:
                 holder[key] = redact(text, chosen)  # type: ignore[index]
                 changed = True
-        return msgspec.json.encode(parsed) if changed else body
+        return _encode(parsed) if changed else body
+
+    def _unreadable(self, body: bytes, request_id: str) -> bytes:
+        strict = bool({"block", "redact"} & {self.injection_mode, self.pii_mode})
+        log.warning(
+            "prompt guard: unreadable body %s",
+            "refused" if strict else "passed",
+            extra={"fields": {"request_id": request_id}},
+        )
+        if strict:
+            raise GatewayError(
+                400,
+                "Request rejected: the body is nested too deeply for the prompt guard to read it",
+                code="prompt_unreadable",
+                error_type="invalid_request_error",
+            )
+        return body
 
 
 def _category(kind: str) -> str:
     return PII if kind in PII_KINDS else INJECTION
 
 
+class _UnreadableError(Exception):
+    """The body is JSON nested too deeply for the guard to parse."""
+
+
 def _decode(body: bytes) -> dict[str, Any] | None:
     try:
         parsed = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return None
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        # msgspec refuses lone surrogate escapes ("\ud800") that the core and upstreams accept.
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            return None  # not JSON: the core reports it
+        except RecursionError:
+            raise _UnreadableError from None
     return parsed if isinstance(parsed, dict) else None
+
+
+def _encode(parsed: dict[str, Any]) -> bytes:
+    try:
+        return msgspec.json.encode(parsed)
+    except UnicodeEncodeError:  # lone surrogates: written back as \u escapes
+        return json.dumps(parsed, separators=(",", ":")).encode()

@@ -1,0 +1,683 @@
+"""Prometheus metrics: OpenTelemetry GenAI histograms and the gateway's own `omniroute_*` series.
+
+GenAI series follow the OpenTelemetry GenAI semantic conventions as an OTel Prometheus exporter
+(and so Envoy AI Gateway) names them: dots become underscores, a `{token}` unit adds nothing, a
+seconds unit adds `_seconds`. Bucket boundaries are the spec's `ExplicitBucketBoundaries`.
+
+| series | type | labels |
+|---|---|---|
+| `gen_ai_client_token_usage` | histogram ({token}) | GenAI labels + `gen_ai_token_type` (input / output) |
+| `gen_ai_server_request_duration_seconds` | histogram | GenAI labels |
+| `gen_ai_server_time_to_first_token_seconds` | histogram (streams) | GenAI labels |
+| `gen_ai_server_time_per_output_token_seconds` | histogram (completed streams) | GenAI labels |
+| `omniroute_requests_total` | counter | route, status_class |
+| `omniroute_upstream_attempts_total` | counter | provider, outcome |
+| `omniroute_fallbacks_total` | counter | from, to (`provider_id/model`), reason |
+| `omniroute_rate_limited_requests_total` | counter | reason |
+| `omniroute_budget_blocked_requests_total` | counter | |
+| `omniroute_cache_hits_total` / `omniroute_cache_misses_total` | counter (0: no response cache yet) | |
+| `omniroute_cost_usd_total` | counter | provider, model |
+| `omniroute_circuit_state` | gauge 0 closed / 1 half-open / 2 open | provider |
+| `omniroute_cooldowns_active` | gauge | provider |
+| `omniroute_in_flight_requests` | gauge | |
+| `omniroute_gateway_overhead_seconds` | histogram | route, provider |
+| `omniroute_build_info` | gauge (1) | version, python, core |
+| `omniroute_api_key_{requests,tokens,cost_usd}_total` | counters, only with `per_key_labels` | api_key (hash) |
+
+GenAI labels: `gen_ai_operation_name` (`chat`, `embeddings`), `gen_ai_provider_name` (the
+provider id that served the call), `gen_ai_request_model` (as the client named it),
+`gen_ai_response_model` (the model the upstream was asked for), `error_type` (empty on success;
+else the HTTP status, `stream_failed` or `client_disconnected`). A label that does not apply (no
+provider was reached) is empty.
+
+Cardinality stays bounded: model labels only carry models the catalog knows (configured model
+lists or the registry's, `provider/model` forms, combo and alias names), at most
+`MAX_MODEL_LABELS` of them; anything else is `other`. Routes are the gateway's route templates.
+Per-key series exist only with `[metrics] per_key_labels = true` and carry a short hash of the
+key's id, never the key.
+
+Gateway overhead is the time a call spent in the gateway minus the time spent awaiting the
+upstream (sending, waiting for the answer's headers, reading its body or stream): routing,
+translation, queueing for outbound slots, retry delays and writing to the client count as
+overhead. Each /v1 and /v1beta answer carries it as `x-omniroute-overhead-ms` (for a stream, the
+overhead until its headers were sent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import platform
+import time
+from collections import Counter as Tally
+from collections.abc import AsyncIterator, Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from omniroute import __version__
+from omniroute.observability import metrics_multiproc
+from omniroute.settings import Settings
+
+if TYPE_CHECKING:
+    from omniroute.gateway import CallState
+    from omniroute.http.request import Request
+    from omniroute.routing.catalog import Catalog
+    from omniroute.routing.resolve import Target
+    from omniroute.runtime import Runtime
+
+log = logging.getLogger("omniroute.metrics")
+
+OVERHEAD_HEADER = "x-omniroute-overhead-ms"
+#: Paths whose answers carry the overhead header and count in `omniroute_requests_total`.
+TRACKED_PREFIXES = ("/v1/", "/v1beta/")
+OTHER = "other"
+MAX_MODEL_LABELS = 500
+#: Seconds between refreshes of the gauges (and sweeps for dead workers) in multiprocess mode.
+REFRESH_INTERVAL = 2.0
+
+# OpenTelemetry GenAI semantic conventions, ExplicitBucketBoundaries advice.
+#: gen_ai.client.token.usage
+TOKEN_BUCKETS = (
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0,
+    4194304.0, 16777216.0, 67108864.0,
+)  # fmt: skip
+#: gen_ai.server.request.duration (the same as gen_ai.client.operation.duration)
+DURATION_BUCKETS = (
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+)  # fmt: skip
+#: gen_ai.server.time_to_first_token
+TTFT_BUCKETS = (
+    0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+)  # fmt: skip
+#: gen_ai.server.time_per_output_token
+TPOT_BUCKETS = (0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5)
+#: omniroute_gateway_overhead_seconds: sub-millisecond to seconds.
+OVERHEAD_BUCKETS = (
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+)  # fmt: skip
+
+GENAI_LABELS = (
+    "gen_ai_operation_name",
+    "gen_ai_provider_name",
+    "gen_ai_request_model",
+    "gen_ai_response_model",
+    "error_type",
+)
+CIRCUIT_VALUES = {"closed": 0, "half_open": 1, "open": 2}
+#: `omniroute_rate_limited_requests_total{reason}`; every other 429 counts as `upstream`.
+RATE_LIMIT_REASONS = ("key_rate_limited", "key_concurrency_limited", "ip_rate_limited", "upstream")
+
+_KNOWN_ROUTES = frozenset(
+    {
+        "/v1/chat/completions",
+        "/v1/messages",
+        "/v1/messages/count_tokens",
+        "/v1/responses",
+        "/v1/models",
+        "/v1beta/models",
+    }
+)
+_GEMINI_ACTIONS = frozenset({"generateContent", "streamGenerateContent", "countTokens", "embedContent"})
+
+
+def route_label(path: str) -> str:
+    """A bounded route name for a /v1 path (the gateway's own templates; else `other`)."""
+    if path in _KNOWN_ROUTES:
+        return path
+    if path.startswith("/v1/responses/"):
+        return "/v1/responses/{id}"
+    if path.startswith("/v1/providers/") and path.endswith("/chat/completions"):
+        return "/v1/providers/{provider}/chat/completions"
+    if path.startswith("/v1beta/models/"):
+        _, colon, action = path.rpartition(":")
+        if not colon:
+            return "/v1beta/models/{model}"
+        if action in _GEMINI_ACTIONS:
+            return f"/v1beta/models/{{model}}:{action}"
+    return OTHER
+
+
+def status_class(status: int) -> str:
+    return f"{status // 100}xx" if 100 <= status < 600 else OTHER
+
+
+def key_label(key_id: str) -> str:
+    """The per-key label: a short hash of the key's id (never the key itself)."""
+    return hashlib.sha256(f"omniroute-api-key:{key_id}".encode()).hexdigest()[:12]
+
+
+def operation_name(route: str) -> str:
+    return "embeddings" if "embed" in route.lower() else "chat"
+
+
+def error_type(status: int, outcome: str) -> str:
+    if outcome == "success":
+        return ""
+    if outcome in ("stream_failed", "client_disconnected"):
+        return outcome
+    return str(status)
+
+
+def known_models(catalog: Catalog) -> frozenset[str]:
+    """Every model name the catalog can route: bare, `alias/model`, `id/model`, combos, aliases."""
+    names: set[str] = set()
+
+    def add_target(target: str) -> None:
+        names.add(target)
+        if "/" in target:
+            names.add(target.split("/", 1)[1])
+
+    for provider_id, accounts in catalog.accounts.items():
+        if not accounts:
+            continue
+        spec = accounts[0].provider
+        for model in catalog.provider_models(provider_id):
+            names.update((model, f"{spec.alias}/{model}", f"{spec.id}/{model}"))
+    for name, combo in catalog.combos.items():
+        names.add(name)
+        for entry in combo.entries:
+            add_target(entry.model)
+    for alias, target in catalog.aliases.items():
+        names.add(alias)
+        add_target(target)
+    return frozenset(names)
+
+
+class ModelLabels:
+    """Maps model names to bounded label values (known models, else `other`)."""
+
+    def __init__(self, limit: int = MAX_MODEL_LABELS) -> None:
+        self._limit = limit
+        self._catalog: object | None = None
+        self._known: frozenset[str] = frozenset()
+        self._used: set[str] = set()
+
+    def label(self, catalog: Catalog | None, model: str | None) -> str:
+        if not model:
+            return ""
+        if catalog is not None and catalog is not self._catalog:
+            self._known = known_models(catalog)
+            self._catalog = catalog
+        if model not in self._known:
+            return OTHER
+        if model not in self._used:
+            if len(self._used) >= self._limit:
+                return OTHER
+            self._used.add(model)
+        return model
+
+
+# ---- per-request timing -------------------------------------------------------------------------
+
+
+class RequestTiming:
+    """Where one request's time went: total since arrival, and the part spent awaiting upstreams."""
+
+    __slots__ = ("counted", "path", "route", "started", "upstream_wait")
+
+    def __init__(self, path: str, started: float) -> None:
+        self.path = path
+        self.started = started
+        #: Seconds spent awaiting upstreams so far.
+        self.upstream_wait = 0.0
+        #: The gateway route, once the gateway took the call (it then counts the request itself).
+        self.route: str | None = None
+        self.counted = False
+
+    def overhead(self, now: float | None = None) -> float:
+        """Seconds spent in the gateway so far, upstream waits excluded."""
+        elapsed = (time.perf_counter() if now is None else now) - self.started
+        return max(0.0, elapsed - self.upstream_wait)
+
+
+def format_ms(seconds: float) -> str:
+    return f"{seconds * 1000:.3f}"
+
+
+class TimedProtocol:
+    """Wraps the RSGI protocol: every answer carries `x-omniroute-overhead-ms`, and answers the
+    gateway does not account for itself are counted in `omniroute_requests_total`."""
+
+    __slots__ = ("_inner", "_metrics", "timing")
+
+    def __init__(self, inner: Any, timing: RequestTiming, metrics: Metrics) -> None:
+        self._inner = inner
+        self.timing = timing
+        self._metrics = metrics
+
+    def __call__(self) -> Any:
+        return self._inner()
+
+    def __aiter__(self) -> Any:
+        return self._inner.__aiter__()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def _headers(self, status: int, headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+        self._metrics.note_response(self.timing, status)
+        return [*headers, (OVERHEAD_HEADER, format_ms(self.timing.overhead()))]
+
+    def response_empty(self, status: int, headers: Any) -> Any:
+        return self._inner.response_empty(status, self._headers(status, headers))
+
+    def response_str(self, status: int, headers: Any, body: str) -> Any:
+        return self._inner.response_str(status, self._headers(status, headers), body)
+
+    def response_bytes(self, status: int, headers: Any, body: bytes) -> Any:
+        return self._inner.response_bytes(status, self._headers(status, headers), body)
+
+    def response_file(self, status: int, headers: Any, file: str) -> Any:
+        return self._inner.response_file(status, self._headers(status, headers), file)
+
+    def response_file_range(self, status: int, headers: Any, file: str, start: int, end: int) -> Any:
+        return self._inner.response_file_range(status, self._headers(status, headers), file, start, end)
+
+    def response_stream(self, status: int, headers: Any) -> Any:
+        return self._inner.response_stream(status, self._headers(status, headers))
+
+
+def timing_of(req: Request) -> RequestTiming | None:
+    """The timing of a tracked request (its protocol may be wrapped again by others)."""
+    proto: Any = req.protocol
+    for _ in range(8):
+        if isinstance(proto, TimedProtocol):
+            return proto.timing
+        proto = getattr(proto, "_inner", None)
+        if proto is None:
+            return None
+    return None
+
+
+class _UpstreamWait:
+    __slots__ = ("_start", "_timing")
+
+    def __init__(self, timing: RequestTiming | None) -> None:
+        self._timing = timing
+        self._start = 0.0
+
+    def __enter__(self) -> None:
+        self._start = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        if self._timing is not None:
+            self._timing.upstream_wait += time.perf_counter() - self._start
+
+
+def upstream_wait(req: Request) -> _UpstreamWait:
+    """`with upstream_wait(req): await ...` counts the awaited time as upstream wait."""
+    return _UpstreamWait(timing_of(req))
+
+
+class _TimedChunks:
+    __slots__ = ("_inner", "_timing")
+
+    def __init__(self, inner: AsyncIterator[bytes], timing: RequestTiming) -> None:
+        self._inner = inner
+        self._timing = timing
+
+    def __aiter__(self) -> _TimedChunks:
+        return self
+
+    async def __anext__(self) -> bytes:
+        start = time.perf_counter()
+        try:
+            return await self._inner.__anext__()
+        finally:
+            self._timing.upstream_wait += time.perf_counter() - start
+
+
+def timed_chunks(req: Request, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """The upstream's body chunks, the wait for each counted as upstream wait."""
+    timing = timing_of(req)
+    return chunks if timing is None else _TimedChunks(chunks, timing)
+
+
+# ---- the series ---------------------------------------------------------------------------------
+
+
+class Metrics:
+    """This worker's series (in memory, or in the shared files when several workers run)."""
+
+    def __init__(self, settings: Settings, runtime: Runtime | None = None) -> None:
+        self.settings = settings
+        self.enabled = settings.metrics.enabled
+        self.per_key = settings.metrics.per_key_labels
+        self.runtime = runtime
+        self.multiproc_dir: Path | None = metrics_multiproc.multiproc_dir() if self.enabled else None
+        if self.multiproc_dir is not None:
+            metrics_multiproc.use_multiprocess_values()
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+
+        # `_created` samples double every series and mean nothing across workers.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        self.registry = CollectorRegistry(auto_describe=True)
+        reg = self.registry
+        self.models = ModelLabels()
+        self._task: asyncio.Task[None] | None = None
+        self._gauge_providers: set[str] = set()
+
+        genai_token_labels = (*GENAI_LABELS, "gen_ai_token_type")
+        self.token_usage = Histogram(
+            "gen_ai_client_token_usage",
+            "Number of input and output tokens used (gen_ai.client.token.usage, unit {token}).",
+            genai_token_labels,
+            buckets=TOKEN_BUCKETS,
+            registry=reg,
+        )
+        self.request_duration = Histogram(
+            "gen_ai_server_request_duration_seconds",
+            "Generative AI server request duration, to the last byte (gen_ai.server.request.duration).",
+            GENAI_LABELS,
+            buckets=DURATION_BUCKETS,
+            registry=reg,
+        )
+        self.time_to_first_token = Histogram(
+            "gen_ai_server_time_to_first_token_seconds",
+            "Time until the first bytes of a streamed answer went out (gen_ai.server.time_to_first_token).",
+            GENAI_LABELS,
+            buckets=TTFT_BUCKETS,
+            registry=reg,
+        )
+        self.time_per_output_token = Histogram(
+            "gen_ai_server_time_per_output_token_seconds",
+            "Time per output token after the first, completed streams (gen_ai.server.time_per_output_token).",
+            GENAI_LABELS,
+            buckets=TPOT_BUCKETS,
+            registry=reg,
+        )
+        self.requests = Counter(
+            "omniroute_requests",
+            "Requests answered on /v1 and /v1beta, by route template and status class.",
+            ("route", "status_class"),
+            registry=reg,
+        )
+        self.upstream_attempts = Counter(
+            "omniroute_upstream_attempts",
+            "Upstream calls by provider and outcome (success, stream_failed, or the failure kind).",
+            ("provider", "outcome"),
+            registry=reg,
+        )
+        self.fallbacks = Counter(
+            "omniroute_fallbacks",
+            "Moves from one target (provider/model) of a plan to the next, with the reason.",
+            ("from", "to", "reason"),
+            registry=reg,
+        )
+        self.rate_limited = Counter(
+            "omniroute_rate_limited_requests",
+            "Requests refused with 429 by a rate or concurrency limit.",
+            ("reason",),
+            registry=reg,
+        )
+        self.budget_blocked = Counter(
+            "omniroute_budget_blocked_requests",
+            "Requests refused because their API key's budget is spent.",
+            registry=reg,
+        )
+        self.cache_hits = Counter(
+            "omniroute_cache_hits", "Response cache hits (no response cache yet: always 0).", registry=reg
+        )
+        self.cache_misses = Counter(
+            "omniroute_cache_misses",
+            "Response cache misses (no response cache yet: always 0).",
+            registry=reg,
+        )
+        self.cost = Counter(
+            "omniroute_cost_usd", "Cost of answered calls in USD.", ("provider", "model"), registry=reg
+        )
+        self.circuit_state = Gauge(
+            "omniroute_circuit_state",
+            "Provider circuit breaker: 0 closed, 1 half-open, 2 open (the worst over workers).",
+            ("provider",),
+            registry=reg,
+            multiprocess_mode="livemax",
+        )
+        self.cooldowns_active = Gauge(
+            "omniroute_cooldowns_active",
+            "Accounts (or account/model pairs) of a provider cooling down (the most a worker sees).",
+            ("provider",),
+            registry=reg,
+            multiprocess_mode="livemax",
+        )
+        self.in_flight = Gauge(
+            "omniroute_in_flight_requests",
+            "LLM calls in progress (summed over workers).",
+            registry=reg,
+            multiprocess_mode="livesum",
+        )
+        self.overhead = Histogram(
+            "omniroute_gateway_overhead_seconds",
+            "Time a call spent in the gateway, excluding the time spent awaiting upstreams.",
+            ("route", "provider"),
+            buckets=OVERHEAD_BUCKETS,
+            registry=reg,
+        )
+        self.build_info = Gauge(
+            "omniroute_build_info",
+            "OmniRoute build: package version, Python version, Rust core version.",
+            ("version", "python", "core"),
+            registry=reg,
+            multiprocess_mode="livemax",
+        )
+        self.key_requests: Counter | None = None
+        self.key_tokens: Counter | None = None
+        self.key_cost: Counter | None = None
+        if self.per_key:
+            self.key_requests = Counter(
+                "omniroute_api_key_requests",
+                "LLM calls per API key (label: hash of the key id).",
+                ("api_key", "status_class"),
+                registry=reg,
+            )
+            self.key_tokens = Counter(
+                "omniroute_api_key_tokens",
+                "Tokens per API key (label: hash of the key id) and type (input / output).",
+                ("api_key", "type"),
+                registry=reg,
+            )
+            self.key_cost = Counter(
+                "omniroute_api_key_cost_usd",
+                "Cost in USD per API key (label: hash of the key id).",
+                ("api_key",),
+                registry=reg,
+            )
+        if not self.enabled:
+            return
+        # Series that exist before anything happens (exported at 0).
+        self.cache_hits.inc(0)
+        self.cache_misses.inc(0)
+        self.budget_blocked.inc(0)
+        for reason in RATE_LIMIT_REASONS:
+            self.rate_limited.labels(reason).inc(0)
+        self.in_flight.set(0)
+        # The core is built with the package (maturin takes the version from its Cargo.toml).
+        self.build_info.labels(__version__, platform.python_version(), __version__).set(1)
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """In multiprocess mode, keeps this worker's gauges fresh for scrapes other workers serve."""
+        if self.enabled and self.multiproc_dir is not None and self._task is None:
+            self._task = asyncio.ensure_future(self._refresh_loop())
+
+    async def _refresh_loop(self) -> None:
+        assert self.multiproc_dir is not None
+        while True:
+            try:
+                self.refresh()
+                await asyncio.to_thread(metrics_multiproc.sweep_dead_workers, self.multiproc_dir)
+            except Exception:
+                log.exception("metrics refresh failed")
+            await asyncio.sleep(REFRESH_INTERVAL)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.multiproc_dir is not None:
+            metrics_multiproc.mark_self_dead(self.multiproc_dir)
+
+    # ---- request tracking --------------------------------------------------------------------
+    def track(self, req: Request) -> None:
+        """Times a /v1 or /v1beta request and marks its answers with the overhead header."""
+        if req.path.startswith(TRACKED_PREFIXES) and not isinstance(req.protocol, TimedProtocol):
+            req.protocol = TimedProtocol(req.protocol, RequestTiming(req.path, req.started), self)
+
+    def note_response(self, timing: RequestTiming, status: int) -> None:
+        """An answer started; requests the gateway does not record itself are counted here."""
+        if not self.enabled or timing.route is not None or timing.counted:
+            return
+        timing.counted = True
+        with _Guard("response"):
+            self.requests.labels(route_label(timing.path), status_class(status)).inc()
+
+    def note_refusal(self, status: int, code: str | None) -> None:
+        """The network guard refused a request (per-IP limit, address not allowed)."""
+        if self.enabled and status == 429:
+            with _Guard("refusal"):
+                self.rate_limited.labels("ip_rate_limited").inc()
+
+    def call_started(self, req: Request, route: str) -> None:
+        """The gateway took a call (it will count it in `record_call`)."""
+        timing = timing_of(req)
+        if timing is not None:
+            timing.route = route
+        if self.enabled:
+            self.in_flight.inc()
+
+    def note_error(self, exc: BaseException) -> None:
+        """A call failed with `exc`: counts budget and rate-limit refusals."""
+        if not self.enabled:
+            return
+        from omniroute.errors import http_status_for
+
+        with _Guard("error"):
+            code = getattr(exc, "code", None)
+            if code == "budget_exceeded":
+                self.budget_blocked.inc()
+            elif http_status_for(exc) == 429:
+                reason = code if code in ("key_rate_limited", "key_concurrency_limited") else "upstream"
+                self.rate_limited.labels(reason).inc()
+
+    def upstream_attempt(self, provider: str, outcome: str) -> None:
+        if self.enabled:
+            with _Guard("attempt"):
+                self.upstream_attempts.labels(provider, outcome).inc()
+
+    def fallback(self, source: Target, target: Target, reason: str | None) -> None:
+        """The plan moved from target `source` to `target` (labels `provider_id/model`)."""
+        if not self.enabled:
+            return
+        with _Guard("fallback"):
+            self.fallbacks.labels(
+                self.target_label(source), self.target_label(target), reason or "unknown"
+            ).inc()
+
+    def target_label(self, target: Target) -> str:
+        catalog = self.runtime.catalog if self.runtime is not None else None
+        return f"{target.provider.id}/{self.models.label(catalog, target.model) or OTHER}"
+
+    def record_call(
+        self, req: Request, call: CallState, *, route: str, latency_ms: float, cost: float | None
+    ) -> None:
+        """Everything one finished gateway call contributes; never raises into the request."""
+        if not self.enabled:
+            return
+        self.in_flight.dec()
+        with _Guard("call"):
+            self._record_call(req, call, route, latency_ms / 1000.0, cost)
+
+    def _record_call(
+        self, req: Request, call: CallState, route: str, latency: float, cost: float | None
+    ) -> None:
+        klass = status_class(call.status)
+        self.requests.labels(route, klass).inc()
+        catalog = self.runtime.catalog if self.runtime is not None else None
+        provider = call.provider or ""
+        requested = self.models.label(catalog, call.requested_model)
+        model = self.models.label(catalog, call.model)
+        error = error_type(call.status, call.outcome)
+        base = (operation_name(route), provider, requested, model, error)
+        self.request_duration.labels(*base).observe(latency)
+        usage = call.usage
+        if usage is not None:
+            self.token_usage.labels(*base, "input").observe(usage.input_tokens)
+            self.token_usage.labels(*base, "output").observe(usage.output_tokens)
+        if call.ttft_ms is not None:
+            ttft = call.ttft_ms / 1000.0
+            self.time_to_first_token.labels(*base).observe(ttft)
+            if call.outcome == "success" and usage is not None and usage.output_tokens > 1:
+                per_token = max(0.0, latency - ttft) / (usage.output_tokens - 1)
+                self.time_per_output_token.labels(*base).observe(per_token)
+        if cost:
+            self.cost.labels(provider, model).inc(cost)
+        timing = timing_of(req)
+        waited = timing.upstream_wait if timing is not None else 0.0
+        self.overhead.labels(route, provider).observe(max(0.0, latency - waited))
+        if self.per_key and call.api_key is not None:
+            self._record_key(key_label(call.api_key.id), klass, usage, cost)
+
+    def _record_key(self, key: str, klass: str, usage: Any, cost: float | None) -> None:
+        if self.key_requests is not None:
+            self.key_requests.labels(key, klass).inc()
+        if self.key_tokens is not None and usage is not None:
+            self.key_tokens.labels(key, "input").inc(usage.input_tokens)
+            self.key_tokens.labels(key, "output").inc(usage.output_tokens)
+        if self.key_cost is not None and cost:
+            self.key_cost.labels(key).inc(cost)
+
+    # ---- scrapes -----------------------------------------------------------------------------
+    def refresh(self) -> None:
+        """Sets the state gauges (circuits, cooldowns) from this worker's resilience state."""
+        rt = self.runtime
+        if rt is None or not self.enabled:
+            return
+        now = time.monotonic()
+        providers = set(rt.catalog.accounts)
+        states: dict[str, str] = {}
+        for entry in rt.breakers.snapshot(now):
+            key = str(entry["key"])
+            if key.startswith("provider:"):
+                states[key.removeprefix("provider:")] = str(entry["state"])
+        cooling: Tally[str] = Tally()
+        for entry in rt.cooldowns.snapshot(now):
+            cooling[str(entry["account"]).split("/", 1)[0]] += 1
+        for provider in providers | self._gauge_providers:
+            live = provider in providers
+            state = CIRCUIT_VALUES.get(states.get(provider, ""), 0) if live else 0
+            self.circuit_state.labels(provider).set(state)
+            self.cooldowns_active.labels(provider).set(cooling.get(provider, 0) if live else 0)
+        self._gauge_providers |= providers
+
+    def exposition(self, accept: str | None) -> tuple[bytes, str]:
+        """The scrape body (Prometheus text, or OpenMetrics when asked) and its content type."""
+        from prometheus_client import CollectorRegistry
+        from prometheus_client.exposition import choose_encoder
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        if self.multiproc_dir is not None:
+            registry = CollectorRegistry(auto_describe=True)
+            MultiProcessCollector(registry, path=str(self.multiproc_dir))  # type: ignore[no-untyped-call]
+        else:
+            registry = self.registry
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(registry), content_type
+
+
+class _Guard(contextlib.AbstractContextManager[None]):
+    """Metrics never break a request: failures are logged and swallowed."""
+
+    __slots__ = ("_what",)
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> bool:
+        if exc is not None and isinstance(exc, Exception):
+            log.warning("recording metrics (%s) failed: %s", self._what, exc, exc_info=True)
+            return True
+        return False
