@@ -20,7 +20,7 @@ from omniroute.errors import (
     UpstreamTimeoutError,
 )
 from omniroute.http.request import Request
-from omniroute.observability.metrics import upstream_wait
+from omniroute.observability.timing import upstream_wait
 from omniroute.providers.executor import chat_url
 from omniroute.relay import RelayResult, relay_json, relay_stream
 from omniroute.routing.catalog import Account

@@ -17,7 +17,7 @@ from omniroute import _core
 from omniroute.errors import GatewayError, UpstreamError
 from omniroute.http.request import ClientDisconnectedError, Request
 from omniroute.observability.logging import now_ms
-from omniroute.observability.metrics import timed_chunks, upstream_wait
+from omniroute.observability.timing import timed_chunks, upstream_wait
 from omniroute.upstream.client import UpstreamResponse
 from omniroute.upstream.errors import passthrough_headers
 

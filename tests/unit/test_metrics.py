@@ -22,6 +22,7 @@ from omniroute.gateway import CallState
 from omniroute.http.request import Request
 from omniroute.observability import metrics as m
 from omniroute.observability import metrics_multiproc as mp
+from omniroute.observability import timing as t
 from omniroute.providers.registry import BY_NAME
 from omniroute.resilience.breakers import Breakers
 from omniroute.resilience.cooldowns import Cooldowns
@@ -427,13 +428,13 @@ def test_overhead_header_on_answers_and_upstream_wait_excluded() -> None:
     metrics, _ = new_metrics()
     req, recorder = request()
     metrics.track(req)
-    timing = m.timing_of(req)
+    timing = t.timing_of(req)
     assert timing is not None
-    with m.upstream_wait(req):
+    with t.upstream_wait(req):
         time.sleep(0.05)
     req.respond(502, b"{}")
     status, headers, _ = recorder.answers[-1]
-    overhead_ms = float(dict(headers)[m.OVERHEAD_HEADER])
+    overhead_ms = float(dict(headers)[t.OVERHEAD_HEADER])
     assert status == 502
     assert 0 <= overhead_ms < 40, overhead_ms
     assert timing.upstream_wait >= 0.05
@@ -448,7 +449,7 @@ def test_streams_get_the_header_when_they_start() -> None:
     metrics.track(req)
     metrics.call_started(req, "/v1beta/models/{model}:streamGenerateContent")
     assert req.start_stream(200, []) == "transport"
-    assert m.OVERHEAD_HEADER in dict(recorder.answers[-1][1])
+    assert t.OVERHEAD_HEADER in dict(recorder.answers[-1][1])
     # Counted once, by the gateway's record, not at the answer.
     assert value(scrape(metrics), "omniroute_requests_total") == 0
 
@@ -458,7 +459,7 @@ def test_untracked_paths_get_no_header() -> None:
     req, recorder = request("/api/keys", method="GET")
     metrics.track(req)
     req.respond(200, b"[]")
-    assert m.OVERHEAD_HEADER not in dict(recorder.answers[-1][1])
+    assert t.OVERHEAD_HEADER not in dict(recorder.answers[-1][1])
 
 
 def test_timing_is_found_through_other_wrappers() -> None:
@@ -467,7 +468,7 @@ def test_timing_is_found_through_other_wrappers() -> None:
     metrics.track(req)
     outer = SimpleNamespace(_inner=req.protocol)
     req.protocol = outer
-    assert m.timing_of(req) is not None
+    assert t.timing_of(req) is not None
 
 
 def test_timed_chunks_count_the_wait_for_each_chunk() -> None:
@@ -481,7 +482,7 @@ def test_timed_chunks_count_the_wait_for_each_chunk() -> None:
             yield part
 
     async def drain() -> list[bytes]:
-        chunks = m.timed_chunks(req, slow())
+        chunks = t.timed_chunks(req, slow())
         got = []
         async for chunk in chunks:
             got.append(chunk)
@@ -491,7 +492,7 @@ def test_timed_chunks_count_the_wait_for_each_chunk() -> None:
         return got
 
     assert asyncio.run(drain()) == [b"a", b"b"]
-    timing = m.timing_of(req)
+    timing = t.timing_of(req)
     assert timing is not None and timing.upstream_wait >= 0.06
 
 

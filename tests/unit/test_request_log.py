@@ -30,8 +30,8 @@ from omniroute.observability.capture import (
     start_client_capture,
 )
 from omniroute.observability.logging import JsonFormatter, log_access
-from omniroute.observability.metrics import RequestTiming, TimedProtocol
 from omniroute.observability.request_log import CallTrace, RequestLog
+from omniroute.observability.timing import RequestTiming, TimedProtocol
 from omniroute.providers.registry import BY_NAME
 from omniroute.routing.catalog import Account, Catalog
 from omniroute.security.api_keys import hash_key

@@ -8,7 +8,7 @@ Latency phases of an entry (milliseconds, from the moment the request arrived):
 - `latency_ms`: until the answer was complete (total);
 - `upstream_ms`: time spent awaiting upstreams (request sent -> headers, then every wait for
   body bytes or stream chunks), summed over attempts; the same measurement as the metrics'
-  gateway overhead (`observability.metrics.RequestTiming`), so both agree;
+  gateway overhead (`observability.timing.RequestTiming`), so both agree;
 - `overhead_ms`: `latency_ms - upstream_ms`, the gateway's own time (parsing, auth, routing,
   translation, limiter waits and retry delays, writing to the client);
 - `ttfb_ms`: until the answering upstream's response headers arrived;
@@ -34,7 +34,7 @@ from omniroute.observability.capture import (
     known_secrets,
     start_client_capture,
 )
-from omniroute.observability.metrics import timing_of
+from omniroute.observability.timing import timing_of
 from omniroute.routing.catalog import Catalog
 from omniroute.settings import Settings
 from omniroute.store.records import UsageRecord
