@@ -69,3 +69,18 @@ def open_database(data_dir: Path) -> apsw.Connection:
     conn = connect(data_dir / DB_FILE)
     migrate(conn)
     return conn
+
+
+def purge_older_than(conn: apsw.Connection, table: str, before_ts: float, *, chunk: int = 5000) -> int:
+    """Deletes rows of `table` (a constant of ours, with `id` and `ts` columns) older than
+    `before_ts`, in short transactions so writers are never blocked for long; returns the count."""
+    deleted = 0
+    while True:
+        conn.execute(
+            f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} WHERE ts < ? LIMIT ?)",
+            (before_ts, chunk),
+        )
+        changed = int(conn.changes())
+        deleted += changed
+        if changed < chunk:
+            return deleted

@@ -18,7 +18,7 @@ import apsw
 import msgspec
 
 from omniroute.store.batch_writer import BatchWriter
-from omniroute.store.db import DB_FILE, connect
+from omniroute.store.db import DB_FILE, connect, purge_older_than
 
 log = logging.getLogger("omniroute.request_log")
 
@@ -252,16 +252,7 @@ class RequestLogRepository:
 
     def purge(self, before_ts: float, *, chunk: int = 5000) -> int:
         """Deletes rows older than `before_ts` in short transactions; returns the count."""
-        deleted = 0
-        while True:
-            self.conn.execute(
-                "DELETE FROM request_logs WHERE id IN (SELECT id FROM request_logs WHERE ts < ? LIMIT ?)",
-                (before_ts, chunk),
-            )
-            changed = int(self.conn.changes())
-            deleted += changed
-            if changed < chunk:
-                return deleted
+        return purge_older_than(self.conn, "request_logs", before_ts, chunk=chunk)
 
 
 def purge_expired_logs(data_dir: Path, retention_days: int, *, now: float | None = None) -> int:

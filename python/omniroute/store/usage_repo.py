@@ -18,7 +18,7 @@ from typing import Any
 import apsw
 
 from omniroute.providers.pricing import Price
-from omniroute.store.db import DB_FILE, connect
+from omniroute.store.db import DB_FILE, connect, purge_older_than
 from omniroute.store.records import UsageRecord
 
 #: Sum columns of a rollup row, in storage order.
@@ -169,16 +169,7 @@ class UsageRepository:
     # retention ---------------------------------------------------------------------------
     def purge_raw(self, before_ts: float, *, chunk: int = 5000) -> int:
         """Deletes raw usage rows older than `before_ts` in short transactions; returns the count."""
-        deleted = 0
-        while True:
-            self.conn.execute(
-                "DELETE FROM usage_records WHERE id IN (SELECT id FROM usage_records WHERE ts < ? LIMIT ?)",
-                (before_ts, chunk),
-            )
-            changed = int(self.conn.changes())
-            deleted += changed
-            if changed < chunk:
-                return deleted
+        return purge_older_than(self.conn, "usage_records", before_ts, chunk=chunk)
 
     # price overrides ---------------------------------------------------------------------
     def list_pricing(self) -> dict[tuple[str, str], Price]:
