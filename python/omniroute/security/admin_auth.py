@@ -24,7 +24,6 @@ import hashlib
 import hmac
 import ipaddress
 import logging
-import os
 import secrets
 import time
 import unicodedata
@@ -35,8 +34,8 @@ import apsw
 import msgspec
 from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 
-from omniroute.errors import ConfigError
 from omniroute.http.request import Request
+from omniroute.security.secret_files import load_or_create_secret_file as _load_secret
 from omniroute.settings import AdminSettings, Settings
 from omniroute.store.audit import AuditEntry, AuditWriter, write_entries
 
@@ -111,28 +110,8 @@ def verify_password(password: str, encoded: str) -> bool:
 
 
 def load_or_create_secret_file(path: Path) -> bytes:
-    """32 random bytes kept in `path` (mode 0600); created atomically, so workers agree on it."""
-    for _ in range(3):
-        try:
-            secret = path.read_bytes()
-        except FileNotFoundError:
-            tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            try:
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(secrets.token_bytes(32))
-                    handle.flush()
-                    os.fsync(handle.fileno())
-                # A hard link publishes the complete file or fails when another process won.
-                with contextlib.suppress(FileExistsError):
-                    os.link(tmp, path)
-            finally:
-                tmp.unlink(missing_ok=True)
-            continue
-        if len(secret) != 32:
-            raise ConfigError(f"{path}: session key file is corrupt (expected 32 bytes)")
-        return secret
-    raise ConfigError(f"{path}: session key file could not be created")
+    """The session-signing secret kept in `path` (see security/secret_files.py)."""
+    return _load_secret(path, what="session key")
 
 
 def session_secret(settings: Settings) -> bytes:

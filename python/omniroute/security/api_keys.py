@@ -16,10 +16,8 @@ SHA-256 digests (long random strings, so a fast hash is enough) with a short hin
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import string
@@ -28,7 +26,7 @@ from pathlib import Path
 
 import msgspec
 
-from omniroute.errors import ConfigError
+from omniroute.security.secret_files import load_or_create_secret_file
 
 KEY_PREFIX = "sk-omr-"
 ID_LENGTH = 12
@@ -145,32 +143,7 @@ def key_hint(key: str) -> str:
 # the check secret ---------------------------------------------------------------------------------
 def load_or_create_secret(data_dir: Path) -> bytes:
     """The 32-byte secret in `data_dir/api_key.secret` (mode 0600), created atomically once."""
-    path = data_dir / SECRET_FILE
-    try:
-        return _read_secret(path)
-    except FileNotFoundError:
-        pass
-    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    temp = data_dir / f".{SECRET_FILE}.{secrets.token_hex(8)}"
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(secrets.token_bytes(32))
-            handle.flush()
-            os.fsync(handle.fileno())
-        # link() never replaces: when two processes race, the first file wins and both read it.
-        with contextlib.suppress(FileExistsError):
-            os.link(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
-    return _read_secret(path)
-
-
-def _read_secret(path: Path) -> bytes:
-    secret = path.read_bytes()
-    if len(secret) != 32:
-        raise ConfigError(f"{path}: API key secret file is corrupt (expected 32 bytes)")
-    return secret
+    return load_or_create_secret_file(data_dir / SECRET_FILE, what="API key secret")
 
 
 def api_key_secret(configured: str | None, data_dir: Path) -> bytes:

@@ -8,7 +8,6 @@ in the data directory with mode 0600.
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from omniroute.errors import ConfigError
+from omniroute.security.secret_files import load_or_create_secret_file
 
 KEY_FILE = "storage.key"
 _VERSION = b"\x01"
@@ -30,18 +30,7 @@ def derive_key(passphrase: str) -> bytes:
 
 
 def load_or_create_key_file(data_dir: Path) -> bytes:
-    path = data_dir / KEY_FILE
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        key = path.read_bytes()
-        if len(key) != 32:
-            raise ConfigError(f"{path}: storage key file is corrupt (expected 32 bytes)") from None
-        return key
-    key = secrets.token_bytes(32)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key)
-    return key
+    return load_or_create_secret_file(data_dir / KEY_FILE, what="storage key")
 
 
 class Vault:
