@@ -80,9 +80,9 @@ def admin_get(gw: GatewayProcess, path: str, **params: str) -> Any:
 def raw_rows(gw: GatewayProcess, where: str = "1", params: tuple[object, ...] = ()) -> list[dict[str, Any]]:
     conn = apsw.Connection(str(gw.data_dir / "omniroute.sqlite"), flags=apsw.SQLITE_OPEN_READONLY)
     try:
-        cursor = conn.execute(f"SELECT * FROM usage_records WHERE {where} ORDER BY id", params)
-        names = [d[0] for d in cursor.getdescription()]
-        return [dict(zip(names, row, strict=True)) for row in cursor]
+        names = [row[1] for row in conn.execute("PRAGMA table_info(usage_records)")]
+        rows = conn.execute(f"SELECT * FROM usage_records WHERE {where} ORDER BY id", params).fetchall()
+        return [dict(zip(names, row, strict=True)) for row in rows]
     finally:
         conn.close()
 

@@ -30,9 +30,9 @@ def usage_rows(data_dir: Path, expected: int, timeout: float = 5.0) -> list[dict
     while time.monotonic() < deadline:
         conn = apsw.Connection(str(data_dir / "omniroute.sqlite"), flags=apsw.SQLITE_OPEN_READONLY)
         try:
-            cursor = conn.execute("SELECT * FROM usage_records ORDER BY id")
-            names = [d[0] for d in cursor.getdescription()]
-            rows = [dict(zip(names, row, strict=True)) for row in cursor]
+            names = [row[1] for row in conn.execute("PRAGMA table_info(usage_records)")]
+            found = conn.execute("SELECT * FROM usage_records ORDER BY id").fetchall()
+            rows = [dict(zip(names, row, strict=True)) for row in found]
         finally:
             conn.close()
         if len(rows) >= expected:

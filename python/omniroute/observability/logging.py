@@ -1,5 +1,9 @@
 """Structured JSON logging: one line per record on stderr, level from the CLI or environment.
 
+Records are written by a background thread (`DeferredStderrHandler`): the request path only
+appends the record to a deque; the thread formats and writes what piled up every 100 ms in one
+`write`, at once for warnings and errors, and at exit. Per-request disk writes stay off the loop.
+
 The level (`--log-level`, `LOG_LEVEL`, `[server] log_level`; default `info`) is applied to the
 `omniroute` logger of every worker. At `info` and below, every call writes one access line
 (`logger` `omniroute.access`, `msg` `request`) with the fields of its request-log entry:
@@ -12,9 +16,12 @@ reasoning), `cost_usd`, `attempts` (plus `attempt_log` when there were several) 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import threading
 import time
-from typing import TYPE_CHECKING, Any
+from collections import deque
+from typing import TYPE_CHECKING, Any, TextIO
 
 import msgspec
 
@@ -43,11 +50,72 @@ class JsonFormatter(logging.Formatter):
         return _encoder.encode(entry).decode()
 
 
+class DeferredStderrHandler(logging.Handler):
+    """Queues records; a daemon thread (started lazily, once per process) writes them in batches.
+
+    At most `max_pending` records wait; beyond that new ones are dropped and counted (`dropped`),
+    so a blocked stderr cannot grow memory without bound. `flush` writes synchronously (logging
+    calls it at exit)."""
+
+    def __init__(
+        self, stream: TextIO | None = None, *, interval: float = 0.1, max_pending: int = 100_000
+    ) -> None:
+        super().__init__()
+        self._stream = stream
+        self._interval = interval
+        self._max_pending = max_pending
+        self._pending: deque[logging.LogRecord] = deque()
+        self._wake = threading.Event()
+        self._write_lock = threading.Lock()
+        self._thread_pid = 0
+        self.dropped = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if len(self._pending) >= self._max_pending:
+            self.dropped += 1
+            return
+        self._pending.append(record)
+        if self._thread_pid != os.getpid():
+            self._start_thread()
+        if record.levelno >= logging.WARNING:
+            self._wake.set()
+
+    def flush(self) -> None:
+        with self._write_lock:
+            pending = self._pending
+            if not pending:
+                return
+            lines = []
+            while pending:
+                record = pending.popleft()
+                try:
+                    lines.append(self.format(record))
+                except Exception:
+                    self.handleError(record)
+            stream = self._stream if self._stream is not None else sys.stderr
+            try:
+                stream.write("\n".join(lines) + "\n")
+                stream.flush()
+            except (OSError, ValueError):
+                pass  # stderr closed (shutdown): nothing left to tell
+
+    def _start_thread(self) -> None:
+        # After a fork the parent's thread does not exist in the child: start one per process.
+        self._thread_pid = os.getpid()
+        threading.Thread(target=self._run, name="omniroute-log-writer", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            self.flush()
+
+
 def configure_logging(level: str) -> None:
     root = logging.getLogger("omniroute")
     root.setLevel(level.upper())
     if not any(getattr(h, "_omniroute", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = DeferredStderrHandler()
         handler.setFormatter(JsonFormatter())
         handler._omniroute = True  # type: ignore[attr-defined]
         root.addHandler(handler)

@@ -84,7 +84,7 @@ class AuditWriter(BatchWriter[AuditEntry]):
     def __init__(
         self, db_path: Path, *, max_queue: int = 10_000, batch: int = 200, interval: float = 0.2
     ) -> None:
-        super().__init__(db_path, AuditEntry, max_queue=max_queue, batch=batch, interval=interval)
+        super().__init__(db_path, max_queue=max_queue, batch=batch, interval=interval)
 
     def record(self, entry: AuditEntry) -> None:
         if not self.put(entry):

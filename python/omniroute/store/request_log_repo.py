@@ -131,12 +131,12 @@ class RequestLogWriter(BatchWriter[RequestLogEntry]):
         interval: float = 0.25,
         capture_backlog: int = 256,
     ) -> None:
-        super().__init__(db_path, RequestLogEntry, max_queue=max_queue, batch=batch, interval=interval)
+        super().__init__(db_path, max_queue=max_queue, batch=batch, interval=interval)
         self._capture_backlog = capture_backlog
         self.captures_dropped = 0
 
     def put(self, item: RequestLogEntry) -> bool:
-        if item.capture is not None and self._queue.qsize() >= self._capture_backlog:
+        if item.capture is not None and self.backlog >= self._capture_backlog:
             item = msgspec.structs.replace(item, capture=None)
             self.captures_dropped += 1
         return super().put(item)

@@ -70,7 +70,7 @@ class UsageWriter(BatchWriter[UsageRecord]):
         interval: float = 0.25,
         ledger: SpendLedger | None = None,
     ) -> None:
-        super().__init__(db_path, UsageRecord, max_queue=max_queue, batch=batch, interval=interval)
+        super().__init__(db_path, max_queue=max_queue, batch=batch, interval=interval)
         self._ledger = ledger
 
     def record(self, record: UsageRecord) -> None:
