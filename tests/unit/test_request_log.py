@@ -48,6 +48,7 @@ from omniroute.store.request_log_repo import (
     purge_expired_logs,
 )
 from omniroute.upstream.client import UpstreamResponse
+from omniroute.upstream.h1 import H1Response
 
 UPSTREAM_KEY = "sk-upstream-secret-0123456789"
 INFERENCE_KEY = "sk-inference-key-abcdef0123456789"
@@ -314,40 +315,28 @@ def test_client_capture_keeps_chunked_request_bodies_and_streamed_answers() -> N
     assert rendered["client_response"]["headers"]["content-type"].startswith("text/event-stream")
 
 
-class FakeContent:
-    def __init__(self, chunks: list[bytes]) -> None:
-        self._chunks = chunks
-
-    async def iter_any(self) -> AsyncIterator[bytes]:
-        for chunk in self._chunks:
-            yield chunk
-
-    async def read(self, limit: int) -> bytes:
-        return b"".join(self._chunks)[:limit]
-
-
-class FakeAiohttpResponse:
-    def __init__(self, chunks: list[bytes]) -> None:
-        self.status = 200
-        self.headers = {"content-type": "text/event-stream"}
-        self.content = FakeContent(chunks)
-
-    async def read(self) -> bytes:
-        return b"".join(self.content._chunks)
+def upstream_response(chunks: list[bytes], content_type: str) -> UpstreamResponse:
+    """A real upstream response whose whole body already arrived, in `chunks`."""
+    resp = H1Response(None, 200, {"content-type": content_type})
+    for chunk in chunks:
+        resp._feed(chunk)
+    resp._finish()
+    return UpstreamResponse(resp, idle_timeout=1.0)
 
 
 def test_upstream_capture_keeps_raw_stream_bytes_and_bodies() -> None:
     capture = Capture(1000)
     capture.note_upstream_request("POST", "http://u/v1/messages", {"x-api-key": UPSTREAM_KEY}, b"{}")
     resp = capture.note_upstream_response(
-        UpstreamResponse(FakeAiohttpResponse([b"event: a\n", b"data: {}\n\n"]))  # type: ignore[arg-type]
+        upstream_response([b"event: a\n", b"data: {}\n\n"], "text/event-stream")
     )
     assert isinstance(resp, CapturingUpstreamResponse)
 
     async def run() -> list[bytes]:
         return [chunk async for chunk in resp.chunks()]
 
-    assert asyncio.run(run()) == [b"event: a\n", b"data: {}\n\n"]
+    # Chunks already buffered come out together.
+    assert asyncio.run(run()) == [b"event: a\ndata: {}\n\n"]
     rendered = capture.render([UPSTREAM_KEY])
     assert rendered["upstream_response"] == {
         "status": 200,
@@ -358,7 +347,7 @@ def test_upstream_capture_keeps_raw_stream_bytes_and_bodies() -> None:
     }
     assert rendered["upstream_request"]["headers"]["x-api-key"] == REDACTED
     capture.note_upstream_request("POST", "http://u/v1/messages", {}, b"{}")
-    whole = capture.note_upstream_response(UpstreamResponse(FakeAiohttpResponse([b'{"ok": 1}'])))  # type: ignore[arg-type]
+    whole = capture.note_upstream_response(upstream_response([b'{"ok": 1}'], "application/json"))
     assert asyncio.run(whole.read(timeout=1)) == b'{"ok": 1}'
     assert capture.render([])["upstream_response"]["body"] == '{"ok": 1}'
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import random
 import re
-import secrets
 import time
 from collections.abc import Awaitable, Iterable
 from typing import Any, TypeVar
@@ -34,7 +33,8 @@ class ClientDisconnectedError(Exception):
 
 
 def new_request_id() -> str:
-    return "req_" + secrets.token_hex(12)
+    # Unique, not secret: the per-process generator (reseeded after fork) costs no system call.
+    return f"req_{random.getrandbits(96):024x}"
 
 
 class Request:
@@ -152,17 +152,27 @@ class Request:
         )
 
     async def until_disconnect(self, work: Awaitable[T]) -> T:
-        """Runs `work`, cancelling it if the client disconnects first."""
-        task = asyncio.ensure_future(work)
+        """Runs `work` in the current task, cancelling it if the client disconnects first.
+
+        One watcher future per request, and no second task: the disconnect callback cancels the
+        current task, and that cancellation (only that one) becomes `ClientDisconnectedError`."""
+        current = asyncio.current_task()
         watcher = asyncio.ensure_future(self.protocol.client_disconnect())
+        gone = False
+
+        def on_disconnect(done: asyncio.Future[Any]) -> None:
+            nonlocal gone
+            if not done.cancelled() and current is not None:
+                gone = True
+                current.cancel()
+
+        watcher.add_done_callback(on_disconnect)
         try:
-            await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+            return await work
+        except asyncio.CancelledError:
+            if gone and current is not None and current.uncancel() == 0:
+                raise ClientDisconnectedError from None
+            raise
         finally:
-            if not task.done():
-                task.cancel()
-                # The cancelled work's own outcome is moot once the client is gone.
-                with contextlib.suppress(BaseException):
-                    await task
-                raise ClientDisconnectedError
+            watcher.remove_done_callback(on_disconnect)
             watcher.cancel()
-        return task.result()

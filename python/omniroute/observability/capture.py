@@ -331,7 +331,7 @@ class CapturingUpstreamResponse(UpstreamResponse):
     __slots__ = ("_part",)
 
     def __init__(self, inner: UpstreamResponse, part: Part) -> None:
-        super().__init__(inner._resp)
+        super().__init__(inner._resp, inner._idle_timeout)
         self._part = part
 
     async def read(self, *, timeout: float, limit: int | None = None) -> bytes:

@@ -1,8 +1,13 @@
-"""The upstream hot path: pooled aiohttp connections behind `UpstreamClient.send`.
+"""The upstream hot path: `UpstreamClient.send` over pooled lean HTTP/1.1 connections.
 
-It never retries (retries and fallback belong to the gateway). Timeouts: connect, first
-byte (request sent -> response headers), idle between body chunks, and a whole-body limit
-for non-stream reads. TCP_NODELAY is on (aiohttp's default for its connections).
+It never retries a request that may have run (retries and fallback belong to the gateway); the
+one exception is a kept-alive connection the server closed before sending a single byte (it
+timed the connection out as we reused it), which is retried once on a fresh connection.
+Timeouts: connect, first byte (request sent -> response head), idle between body chunks, and a
+whole-body limit for non-stream reads. TCP_NODELAY is on for every connection.
+
+Why not aiohttp: per request it cost more CPU than the rest of a gateway call together (see
+bench/RESULTS.md); the head parsing and chunked decoding here run in the Rust core.
 """
 
 from __future__ import annotations
@@ -10,79 +15,80 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 
-import aiohttp
-
-from omniroute.errors import UpstreamConnectError, UpstreamError, UpstreamTimeoutError
+from omniroute.errors import UpstreamError, UpstreamTimeoutError
+from omniroute.upstream.h1 import H1Response, _Disconnected, _expire
+from omniroute.upstream.pool import ConnectionPool, Origin, parse_origin
 
 #: Upper bound on an upstream error body we read and relay.
 MAX_ERROR_BODY = 1024 * 1024
+#: Headers the client writes itself (a caller's copy would duplicate or contradict them).
+_OWN_HEADERS = frozenset({"host", "content-length", "transfer-encoding", "connection"})
 
 
 class UpstreamResponse:
-    """A response whose headers arrived; the body is read through `read` or `chunks`."""
+    """A response whose headers arrived (names lower-cased); the body is read through `read`
+    or `chunks`."""
 
-    __slots__ = ("_resp", "headers", "status")
+    __slots__ = ("_idle_timeout", "_resp", "headers", "status")
 
-    def __init__(self, resp: aiohttp.ClientResponse) -> None:
+    def __init__(self, resp: H1Response, idle_timeout: float) -> None:
         self._resp = resp
+        self._idle_timeout = idle_timeout
         self.status = resp.status
         self.headers: Mapping[str, str] = resp.headers
 
     async def read(self, *, timeout: float, limit: int | None = None) -> bytes:
-        try:
-            async with asyncio.timeout(timeout):
-                if limit is None:
-                    return await self._resp.read()
-                return await self._resp.content.read(limit)
-        except TimeoutError:
-            raise UpstreamTimeoutError(f"upstream body not complete within {timeout:g} s") from None
-        except aiohttp.ClientError as exc:
-            raise UpstreamError(f"upstream connection failed while reading: {exc}") from None
+        return await self._resp.read(timeout=timeout, limit=limit)
 
-    async def chunks(self) -> AsyncIterator[bytes]:
-        """Body chunks as they arrive; idle gaps are bounded by the client's read timeout."""
-        try:
-            async for chunk in self._resp.content.iter_any():
-                yield chunk
-        except (TimeoutError, aiohttp.SocketTimeoutError):
-            raise UpstreamTimeoutError("upstream stream idle for too long") from None
-        except aiohttp.ClientError as exc:
-            raise UpstreamError(f"upstream connection lost: {exc.__class__.__name__}") from None
+    def chunks(self) -> AsyncIterator[bytes]:
+        """Body chunks as they arrive; idle gaps are bounded by the client's idle timeout."""
+        return self._resp.chunks(self._idle_timeout)
 
     def close(self) -> None:
-        """Drops the connection (aborts an unfinished upstream generation)."""
+        """Drops the connection when the body is unfinished (aborts an upstream generation)."""
         self._resp.close()
 
     def release(self) -> None:
-        """Returns a fully read connection to the pool."""
-        self._resp.release()
+        """Done with a fully read response (its connection went back to the pool on its own)."""
+        self._resp.close()
 
 
 class UpstreamClient:
     def __init__(self, *, connect_timeout: float, idle_timeout: float, pool_size: int = 1000) -> None:
-        self._connect_timeout = connect_timeout
         self._idle_timeout = idle_timeout
-        self._pool_size = pool_size
-        self._session: aiohttp.ClientSession | None = None
+        self._pool = ConnectionPool(connect_timeout=connect_timeout, max_connections=pool_size)
+        self._origins: dict[tuple[str, str], Origin] = {}
 
-    def _get_session(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(
-                limit=self._pool_size,
-                limit_per_host=0,
-                ttl_dns_cache=300,
-                keepalive_timeout=30,
-            )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(
-                    total=None, sock_connect=self._connect_timeout, sock_read=self._idle_timeout
-                ),
-                auto_decompress=True,
-                skip_auto_headers=("User-Agent",),
-                trust_env=False,
-            )
-        return self._session
+    def _origin(self, url: str) -> tuple[Origin, str]:
+        scheme, sep, rest = url.partition("://")
+        if not sep:
+            raise UpstreamError(f"invalid upstream URL: {url!r}")
+        netloc, slash, path = rest.partition("/")
+        query_start = netloc.find("?")
+        if query_start >= 0:  # `https://host?x` (no path)
+            netloc, path, slash = netloc[:query_start], netloc[query_start:], ""
+        key = (scheme.lower(), netloc)
+        origin = self._origins.get(key)
+        if origin is None:
+            origin = self._origins[key] = parse_origin(*key)
+        return origin, ("/" + path) if slash else (path if path.startswith("/") else "/" + path)
+
+    @staticmethod
+    def _head(
+        method: str, target: str, origin: Origin, headers: Mapping[str, str], body: bytes | None
+    ) -> bytes:
+        lines = [f"{method} {target} HTTP/1.1\r\nhost: {origin.netloc}\r\n"]
+        for name, value in headers.items():
+            if "\n" in value or "\r" in value or "\n" in name or "\r" in name or ":" in name:
+                raise UpstreamError(f"invalid upstream header {name!r}")
+            if name.lower() not in _OWN_HEADERS:
+                lines.append(f"{name}: {value}\r\n")
+        if body is not None or method in ("POST", "PUT", "PATCH"):
+            lines.append(f"content-length: {len(body) if body else 0}\r\n")
+        lines.append("\r\n")
+        if " " in target or "\n" in target or "\r" in target:
+            raise UpstreamError(f"invalid upstream request target {target!r}")
+        return "".join(lines).encode()
 
     async def send(
         self,
@@ -93,19 +99,27 @@ class UpstreamClient:
         body: bytes | None,
         first_byte_timeout: float,
     ) -> UpstreamResponse:
-        session = self._get_session()
-        try:
-            async with asyncio.timeout(first_byte_timeout):
-                resp = await session.request(method, url, headers=headers, data=body, allow_redirects=False)
-        except TimeoutError:
-            raise UpstreamTimeoutError(f"upstream sent no response within {first_byte_timeout:g} s") from None
-        except aiohttp.ClientConnectorError as exc:
-            raise UpstreamConnectError(f"cannot connect to upstream {exc.host}:{exc.port}") from None
-        except aiohttp.ClientError as exc:
-            raise UpstreamError(f"upstream request failed: {exc.__class__.__name__}: {exc}") from None
-        return UpstreamResponse(resp)
+        origin, target = self._origin(url)
+        head = self._head(method, target, origin, headers, body)
+        loop = asyncio.get_running_loop()
+        message = f"upstream sent no response within {first_byte_timeout:g} s"
+        for retry in (False, True):
+            conn = await self._pool.acquire(origin)
+            waiter = conn.send(head, body, is_head=method == "HEAD")
+            timer = loop.call_later(first_byte_timeout, _expire, waiter, message)
+            try:
+                resp = await waiter
+            except _Disconnected as exc:
+                if exc.retryable and not retry:
+                    continue
+                raise UpstreamError(str(exc)) from None
+            except BaseException:
+                conn.abort()  # timed out or cancelled: the answer, if any, is not wanted
+                raise
+            finally:
+                timer.cancel()
+            return UpstreamResponse(resp, self._idle_timeout)
+        raise UpstreamTimeoutError(message)  # not reached: the second try returns or raises
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        self._pool.close()

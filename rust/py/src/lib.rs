@@ -7,6 +7,7 @@
 // Python-facing functions mirror keyword-only Python signatures, which may be long.
 #![allow(clippy::too_many_arguments)]
 
+mod http1;
 mod limits;
 
 use omniroute_core::dialect::EncodeOptions;
@@ -344,6 +345,12 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<SseDecoder>()?;
     m.add_class::<StreamTranslator>()?;
     m.add_class::<limits::Limiter>()?;
+    m.add_class::<http1::ChunkedDecoder>()?;
+    m.add("FRAMING_LENGTH", http1::FRAMING_LENGTH)?;
+    m.add("FRAMING_CHUNKED", http1::FRAMING_CHUNKED)?;
+    m.add("FRAMING_UNTIL_CLOSE", http1::FRAMING_UNTIL_CLOSE)?;
+    m.add("FRAMING_EMPTY", http1::FRAMING_EMPTY)?;
+    m.add_function(wrap_pyfunction!(http1::parse_response_head, m)?)?;
     m.add_function(wrap_pyfunction!(inspect_request, m)?)?;
     m.add_function(wrap_pyfunction!(translate_request, m)?)?;
     m.add_function(wrap_pyfunction!(translate_response, m)?)?;
