@@ -79,6 +79,8 @@ OTHER = "other"
 MAX_MODEL_LABELS = 500
 #: Seconds between refreshes of the gauges (and sweeps for dead workers) in multiprocess mode.
 REFRESH_INTERVAL = 2.0
+#: Memoised label children kept at most (see `Metrics._child`).
+_MAX_CHILDREN = 20_000
 
 # OpenTelemetry GenAI semantic conventions, ExplicitBucketBoundaries advice.
 #: gen_ai.client.token.usage
@@ -223,6 +225,7 @@ class Metrics:
         self.enabled = settings.metrics.enabled
         self.per_key = settings.metrics.per_key_labels
         self.runtime = runtime
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         self.multiproc_dir: Path | None = metrics_multiproc.multiproc_dir() if self.enabled else None
         if self.multiproc_dir is not None:
             metrics_multiproc.use_multiprocess_values()
@@ -443,7 +446,7 @@ class Metrics:
     def upstream_attempt(self, provider: str, outcome: str) -> None:
         if self.enabled:
             with _Guard("attempt"):
-                self.upstream_attempts.labels(provider, outcome).inc()
+                self._child(self.upstream_attempts, (provider, outcome)).inc()
 
     def fallback(self, source: Target, target: Target, reason: str | None) -> None:
         """The plan moved from target `source` to `target` (labels `provider_id/model`)."""
@@ -472,31 +475,43 @@ class Metrics:
         self, req: Request, call: CallState, route: str, latency: float, cost: float | None
     ) -> None:
         klass = status_class(call.status)
-        self.requests.labels(route, klass).inc()
+        self._child(self.requests, (route, klass)).inc()
         catalog = self.runtime.catalog if self.runtime is not None else None
         provider = call.provider or ""
         requested = self.models.label(catalog, call.requested_model)
         model = self.models.label(catalog, call.model)
         error = error_type(call.status, call.outcome)
         base = (operation_name(route), provider, requested, model, error)
-        self.request_duration.labels(*base).observe(latency)
+        self._child(self.request_duration, base).observe(latency)
         usage = call.usage
         if usage is not None:
-            self.token_usage.labels(*base, "input").observe(usage.input_tokens)
-            self.token_usage.labels(*base, "output").observe(usage.output_tokens)
+            self._child(self.token_usage, (*base, "input")).observe(usage.input_tokens)
+            self._child(self.token_usage, (*base, "output")).observe(usage.output_tokens)
         if call.ttft_ms is not None:
             ttft = call.ttft_ms / 1000.0
-            self.time_to_first_token.labels(*base).observe(ttft)
+            self._child(self.time_to_first_token, base).observe(ttft)
             if call.outcome == "success" and usage is not None and usage.output_tokens > 1:
                 per_token = max(0.0, latency - ttft) / (usage.output_tokens - 1)
-                self.time_per_output_token.labels(*base).observe(per_token)
+                self._child(self.time_per_output_token, base).observe(per_token)
         if cost:
-            self.cost.labels(provider, model).inc(cost)
+            self._child(self.cost, (provider, model)).inc(cost)
         timing = timing_of(req)
         waited = timing.upstream_wait if timing is not None else 0.0
-        self.overhead.labels(route, provider).observe(max(0.0, latency - waited))
+        self._child(self.overhead, (route, provider)).observe(max(0.0, latency - waited))
         if self.per_key and call.api_key is not None:
             self._record_key(key_label(call.api_key.id), klass, usage, cost)
+
+    def _child(self, metric: Any, labels: tuple[str, ...]) -> Any:
+        """`metric.labels(*labels)`, memoised: prometheus_client validates and locks on every
+        call. Label values are bounded by design (models outside the catalog are `other`); the
+        memo is dropped if it ever grows past `_MAX_CHILDREN` anyway."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            if len(self._children) >= _MAX_CHILDREN:
+                self._children.clear()
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def _record_key(self, key: str, klass: str, usage: Any, cost: float | None) -> None:
         if self.key_requests is not None:

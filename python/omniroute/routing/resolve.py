@@ -10,6 +10,8 @@ exactly one provider is connected, that one gets it.
 
 from __future__ import annotations
 
+import re
+
 import msgspec
 
 from omniroute.errors import GatewayError
@@ -32,10 +34,14 @@ class Target(msgspec.Struct, frozen=True, kw_only=True):
         return f"{self.provider.alias}/{self.model}"
 
 
+#: Control characters and path traversal.
+_FORBIDDEN_IN_MODEL = re.compile(r"[\x00-\x1f\x7f]|\.\./|\.\.\\")
+
+
 def check_model_string(model: str) -> None:
     if not model.strip():
         raise GatewayError(400, "'model' must not be empty", param="model", code="invalid_model")
-    if "../" in model or "..\\" in model or any(ord(c) < 0x20 or ord(c) == 0x7F for c in model):
+    if _FORBIDDEN_IN_MODEL.search(model):
         raise GatewayError(400, "'model' contains forbidden characters", param="model", code="invalid_model")
     if len(model) > 512:
         raise GatewayError(400, "'model' is too long", param="model", code="invalid_model")

@@ -195,6 +195,8 @@ class NetworkGuard:
             origin for origin in (normalise_origin(o) for o in network.cors_origins if o != "*") if origin
         )
         self.network = network
+        #: Whether `check` needs the client address at all (no lists, no per-IP limit: it does not).
+        self._address_matters = bool(self._allow or self._deny or self._rpm)
 
     # client address -----------------------------------------------------------------------------
     def client_ip(self, req: Request) -> IPAddress | None:
@@ -218,6 +220,8 @@ class NetworkGuard:
     # checks -------------------------------------------------------------------------------------
     def check(self, req: Request) -> Refusal | None:
         """Why the request must be refused (403 address not allowed, 429 per-IP limit), else None."""
+        if not self._address_matters:
+            return None
         address = self.client_ip(req)
         if not self.ip_allowed(address):
             return Refusal(403, "Requests from your address are not allowed", "ip_denied")

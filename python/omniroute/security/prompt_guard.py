@@ -215,15 +215,19 @@ class PromptGuard:
     def _scan(
         self, parsed: dict[str, Any], dialect: str
     ) -> tuple[GuardResult, list[tuple[Segment, list[Hit]]]]:
-        injection: Counter[str] = Counter()
-        pii: Counter[str] = Counter()
         found: list[tuple[Segment, list[Hit]]] = []
+        injection: Counter[str] | None = None
+        pii: Counter[str] | None = None
         for segment in segments(parsed, dialect):
             inj, personal = self._detect(segment[2], segment[3])
-            injection.update(h.kind for h in inj)
-            pii.update(h.kind for h in personal)
             if inj or personal:
+                if injection is None or pii is None:
+                    injection, pii = Counter(), Counter()
+                injection.update(h.kind for h in inj)
+                pii.update(h.kind for h in personal)
                 found.append((segment, [*inj, *personal]))
+        if injection is None or pii is None:  # the common case: nothing found
+            return GuardResult(injection={}, pii={}), found
         return GuardResult(injection=dict(injection), pii=dict(pii)), found
 
     def _detect(self, text: str, user: bool) -> tuple[list[Hit], list[Hit]]:

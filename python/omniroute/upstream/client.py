@@ -13,6 +13,7 @@ bench/RESULTS.md); the head parsing and chunked decoding here run in the Rust co
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import AsyncIterator, Mapping
 
 from omniroute.errors import UpstreamError, UpstreamTimeoutError
@@ -54,9 +55,24 @@ class UpstreamResponse:
 
 
 class UpstreamClient:
-    def __init__(self, *, connect_timeout: float, idle_timeout: float, pool_size: int = 1000) -> None:
+    def __init__(
+        self,
+        *,
+        connect_timeout: float,
+        idle_timeout: float,
+        pool_size: int = 1000,
+        keepalive: float = 4.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
+        """`keepalive`: seconds an idle connection stays reusable; `ssl_context` for https
+        origins (default: `ssl.create_default_context()`, made on first use)."""
         self._idle_timeout = idle_timeout
-        self._pool = ConnectionPool(connect_timeout=connect_timeout, max_connections=pool_size)
+        self._pool = ConnectionPool(
+            connect_timeout=connect_timeout,
+            max_connections=pool_size,
+            keepalive=keepalive,
+            ssl_context=ssl_context,
+        )
         self._origins: dict[tuple[str, str], Origin] = {}
 
     def _origin(self, url: str) -> tuple[Origin, str]:
@@ -104,7 +120,8 @@ class UpstreamClient:
         loop = asyncio.get_running_loop()
         message = f"upstream sent no response within {first_byte_timeout:g} s"
         for retry in (False, True):
-            conn = await self._pool.acquire(origin)
+            # The retry takes a new connection: other idle ones may be as stale as the first.
+            conn = await self._pool.acquire(origin, fresh=retry)
             waiter = conn.send(head, body, is_head=method == "HEAD")
             timer = loop.call_later(first_byte_timeout, _expire, waiter, message)
             try:

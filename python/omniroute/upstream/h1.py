@@ -88,6 +88,8 @@ class H1Response:
             tail = self._decompress.flush()
             if tail:
                 self._chunks.append(tail)
+            if not self._decompress.eof:
+                self._error = UpstreamError("upstream sent a truncated compressed body")
         self._done = True
         self._conn = None
         self._wake()
@@ -276,10 +278,10 @@ class H1Connection(asyncio.Protocol):
             self.transport.resume_reading()
 
     def abort(self) -> None:
-        if not self.closed:
-            self.closed = True
-            if self.transport is not None:
-                self.transport.abort()
+        # `_lost` marks the connection closed: it must see it open still, or the pool never
+        # hears of the close (`on_idle`) and counts the connection against its limit for ever.
+        if not self.closed and self.transport is not None:
+            self.transport.abort()
         self._lost(None)
 
     # Parsing ----------------------------------------------------------------------------------

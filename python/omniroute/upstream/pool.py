@@ -44,23 +44,33 @@ def parse_origin(scheme: str, netloc: str) -> Origin:
 
 
 class ConnectionPool:
-    def __init__(self, *, connect_timeout: float, max_connections: int, keepalive: float = 4.0) -> None:
+    def __init__(
+        self,
+        *,
+        connect_timeout: float,
+        max_connections: int,
+        keepalive: float = 4.0,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self._connect_timeout = connect_timeout
         self._max = max_connections
         self._keepalive = keepalive
         self._idle: dict[Origin, list[tuple[H1Connection, float]]] = {}
         self._origin_of: dict[H1Connection, Origin] = {}
         self._waiters: deque[asyncio.Future[None]] = deque()
-        self._ssl: ssl.SSLContext | None = None
+        #: For https origins; the default context is made on first use (loading the system's
+        #: CA store costs milliseconds a plain-http deployment need not pay).
+        self._ssl = ssl_context
 
     @property
     def open_connections(self) -> int:
         return len(self._origin_of)
 
-    async def acquire(self, origin: Origin) -> H1Connection:
+    async def acquire(self, origin: Origin, *, fresh: bool = False) -> H1Connection:
+        """A connection to `origin`: the warmest idle one, or a new one (always, if `fresh`)."""
         loop = asyncio.get_running_loop()
         while True:
-            idle = self._idle.get(origin)
+            idle = None if fresh else self._idle.get(origin)
             if idle:
                 now = loop.time()
                 while idle:
@@ -75,7 +85,12 @@ class ConnectionPool:
                 return await self._connect(origin)
             waiter = loop.create_future()
             self._waiters.append(waiter)
-            await waiter
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter.done() and not waiter.cancelled():
+                    self._wake_one()  # woken, then cancelled: pass the free slot on
+                raise
 
     async def _connect(self, origin: Origin) -> H1Connection:
         loop = asyncio.get_running_loop()
@@ -125,7 +140,8 @@ class ConnectionPool:
             return
         idle = self._idle.get(origin)
         if idle:
-            self._idle[origin] = [entry for entry in idle if entry[0] is not conn]
+            # In place: `acquire` may be walking this very list.
+            idle[:] = [entry for entry in idle if entry[0] is not conn]
         self._wake_one()
 
     def _wake_one(self) -> None:
@@ -136,6 +152,10 @@ class ConnectionPool:
                 return
 
     def close(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(UpstreamConnectError("the upstream client is closed"))
         for conn in list(self._origin_of):
             conn.abort()
         self._idle.clear()
