@@ -189,10 +189,7 @@ def _prepare_admin(conn: Any, settings: Settings) -> None:
 
 
 def serve(settings: Settings) -> None:
-    from granian.constants import Interfaces, Loops
-    from granian.log import LogLevels
-    from granian.server import Server
-
+    """Replaces this process with the Granian server (`omniroute.serve`)."""
     if not settings.require_api_key and not is_loopback(settings.host):
         print(
             f"omniroute: WARNING: serving {settings.host} without API keys (--allow-open-bind)",
@@ -205,18 +202,9 @@ def serve(settings: Settings) -> None:
         file=sys.stderr,
         flush=True,
     )
-    Server(
-        "omniroute.app:create_app",
-        address=settings.host,
-        port=settings.port,
-        interface=Interfaces.RSGI,
-        workers=settings.workers,
-        loop=Loops.uvloop,
-        factory=True,
-        log_level=LogLevels(settings.log_level if settings.log_level != "debug" else "debug"),
-        workers_kill_timeout=max(1, int(settings.shutdown_timeout)),
-        backlog=2048,
-    ).serve()
+    sys.stdout.flush()
+    # The CLI's own arguments ride along (ignored) so `ps` still shows how it was started.
+    os.execv(sys.executable, [sys.executable, "-m", "omniroute.serve", *sys.argv[1:]])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

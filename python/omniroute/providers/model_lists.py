@@ -9,8 +9,6 @@ from __future__ import annotations
 import logging
 import time
 
-import httpx
-
 from omniroute.providers.executor import auth_headers, models_url
 from omniroute.routing.catalog import Account
 
@@ -28,6 +26,9 @@ class ModelLister:
         cached = self._cache.get(key)
         if cached is not None and cached[0] > time.monotonic():
             return cached[1]
+        # Imported on first use: httpx costs a worker ~7 MiB, and most never list models live.
+        import httpx
+
         models: tuple[str, ...] = ()
         try:
             async with httpx.AsyncClient(timeout=self._timeout, trust_env=False) as client:
