@@ -302,6 +302,26 @@ def test_client_disconnect_cancels_upstream_stream(gateway: GatewayProcess, mock
     assert mock.stream_outcomes.get(upstream.request_id) == "client_gone"
 
 
+def test_client_leaving_before_the_first_byte_cancels_the_upstream_call(
+    gateway: GatewayProcess, mock: MockProvider
+) -> None:
+    """Nothing reached the client yet (the upstream is slow to its first event): the gateway's
+    disconnect watch, armed once a call runs for a while, still cancels the upstream call."""
+    body = {
+        "model": "openai/gpt-4o",
+        "messages": MESSAGES,
+        "stream": True,
+        "mock": {"text": "late words", "chunks": 2, "first_byte_delay_ms": 1500},
+    }
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{gateway.url}/v1/chat/completions", json=body, timeout=httpx.Timeout(5, read=0.6))
+    (upstream,) = chat_requests(mock)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and upstream.request_id not in mock.stream_outcomes:
+        time.sleep(0.05)
+    assert mock.stream_outcomes.get(upstream.request_id) == "client_gone"
+
+
 def test_every_response_has_a_request_id_and_client_id_is_kept(gateway: GatewayProcess) -> None:
     resp = httpx.post(
         f"{gateway.url}/v1/chat/completions",

@@ -30,6 +30,10 @@ def has_lone_surrogate(body: bytes) -> bool:
     return _SURROGATE.search(_SURROGATE_PAIR.sub(b"", unescaped)) is not None
 
 
+#: Seconds a call runs before the gateway starts watching for its client to disconnect.
+WATCH_AFTER = 0.25
+
+
 class ClientDisconnectedError(Exception):
     """The client went away before the answer was complete."""
 
@@ -158,10 +162,14 @@ class Request:
     async def until_disconnect(self, work: Awaitable[T]) -> T:
         """Runs `work` in the current task, cancelling it if the client disconnects first.
 
-        One watcher future per request, and no second task: the disconnect callback cancels the
-        current task, and that cancellation (only that one) becomes `ClientDisconnectedError`."""
+        Watching costs a Granian future per request (and cancelling it is not cheap), so the
+        watch starts only once the work has run for `WATCH_AFTER` seconds: a quick answer never
+        pays for it, and a long one (any real generation) is still cancelled, through its
+        upstream call, when the client goes away. The disconnect callback cancels the current
+        task; that cancellation (only that one) becomes `ClientDisconnectedError`."""
+        loop = asyncio.get_running_loop()
         current = asyncio.current_task()
-        watcher = asyncio.ensure_future(self.protocol.client_disconnect())
+        watcher: asyncio.Future[Any] | None = None
         gone = False
 
         def on_disconnect(done: asyncio.Future[Any]) -> None:
@@ -170,7 +178,12 @@ class Request:
                 gone = True
                 current.cancel()
 
-        watcher.add_done_callback(on_disconnect)
+        def watch() -> None:
+            nonlocal watcher
+            watcher = asyncio.ensure_future(self.protocol.client_disconnect())
+            watcher.add_done_callback(on_disconnect)
+
+        timer = loop.call_later(WATCH_AFTER, watch)
         try:
             return await work
         except asyncio.CancelledError:
@@ -178,5 +191,7 @@ class Request:
                 raise ClientDisconnectedError from None
             raise
         finally:
-            watcher.remove_done_callback(on_disconnect)
-            watcher.cancel()
+            timer.cancel()
+            if watcher is not None:
+                watcher.remove_done_callback(on_disconnect)
+                watcher.cancel()
