@@ -1,12 +1,14 @@
-"""`python -m bench run|core`: the load harness and the `_core` micro-benchmark.
+"""`python -m bench run|core|soak`: the load harness, the `_core` micro-benchmark, the memory soak.
 
     python -m bench run                      full run: 3 rounds × 5 s per probe, built-in references
     python -m bench run --peers litellm,node add the peers (installed on first use)
     python -m bench run --quick              a few seconds, for the smoke test
     python -m bench core                     `_core` calls against plain-Python references
+    python -m bench soak                     OmniRoute's RSS over 10 minutes at 500 requests/s
+    python -m bench soak --quick             a few seconds at a low rate, for the smoke test
 
-Results go to bench/out/ (results.json, results.md, chart.json, chart.png). The exit status is
-0 whatever the numbers are; it is non-zero only when the harness itself cannot run.
+Results go to bench/out/ (results.json, results.md, chart.json, chart.png; core.*; soak.*). The
+exit status is 0 whatever the numbers are; it is non-zero only when the harness itself cannot run.
 """
 
 from __future__ import annotations
@@ -76,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("core", help="micro-benchmark of _core calls against plain-Python references")
     c.add_argument("--quick", action="store_true")
     c.add_argument("--out", type=Path, default=REPO / "bench" / "out")
+    s = sub.add_parser("soak", help="OmniRoute's memory (idle, under load, growth) over a fixed-rate run")
+    s.add_argument("--minutes", type=float, help="length of the load (default 10; --quick: 4 s)")
+    s.add_argument("--rate", type=float, help="requests per second, open loop (default 500; --quick: 40)")
+    s.add_argument("--quick", action="store_true", help="smoke mode: about 6 s at a low rate")
+    s.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
+    s.add_argument("--out", type=Path, default=REPO / "bench" / "out")
     return parser
 
 
@@ -109,6 +117,15 @@ def main(argv: list[str] | None = None) -> int:
         from .core_bench import main as core_main
 
         return core_main(quick=args.quick, out=args.out)
+    if args.command == "soak":
+        from .soak import SoakOptions
+        from .soak import main as soak_main
+
+        return soak_main(
+            SoakOptions(
+                minutes=args.minutes, rate=args.rate, quick=args.quick, pin=not args.no_pin, out=args.out
+            )
+        )
     opts = RunOptions(
         quick=args.quick,
         duration=args.duration,

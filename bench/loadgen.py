@@ -274,8 +274,9 @@ async def _one(
     return None
 
 
-async def run_load(req: HttpRequest, spec: LoadSpec) -> LoadResult:
-    result = LoadResult()
+async def run_load(req: HttpRequest, spec: LoadSpec, result: LoadResult | None = None) -> LoadResult:
+    """Runs `spec` against `req`; pass `result` to watch the counts grow while it runs (soak)."""
+    result = LoadResult() if result is None else result
     start = time.perf_counter()
     deadline = start + spec.duration
     if spec.rate > 0:

@@ -99,6 +99,19 @@ def rss_bytes(pids: Sequence[int]) -> int:
     return total
 
 
+def pss_bytes(pids: Sequence[int]) -> int:
+    """Proportional set size: like RSS, but a page shared by n processes counts 1/n in each, so a
+    forking server's tree is not counted twice (`/proc/<pid>/smaps_rollup`)."""
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError, ValueError, IndexError), open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1]) * 1024
+                    break
+    return total
+
+
 class RssSampler:
     """Samples the RSS of a fixed set of processes every `interval` seconds; keeps the peak."""
 

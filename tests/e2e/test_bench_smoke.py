@@ -4,7 +4,8 @@ Runs `python -m bench run --quick --no-install` with the mock hit directly, the 
 proxy and the real OmniRoute process (a few seconds, the built-in load generator), then checks
 the result table is complete and every response was a 2xx with the expected body. It asserts
 nothing about speed. `python -m bench core --quick` checks the `_core` micro-benchmark still
-finds equal outputs.
+finds equal outputs; `python -m bench soak --quick` checks the memory soak samples, answers and
+reports.
 """
 
 from __future__ import annotations
@@ -69,3 +70,35 @@ def test_core_micro_benchmark_checks_outputs_then_times(tmp_path: Path) -> None:
     rows = json.loads((tmp_path / "core.json").read_text())
     assert {r["job"].split(",")[0] for r in rows} == {"sse-decode", "relay", "rewrite model", "inspect"}
     assert all(r["core_us"] > 0 and r["python_us"] > 0 for r in rows)
+
+
+def test_quick_soak_samples_rss_and_every_answer_is_ok(tmp_path: Path) -> None:
+    result = run_bench("soak", "--quick", "--no-pin", "--out", str(tmp_path), timeout=60)
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads((tmp_path / "soak.json").read_text())
+    for key in (
+        "idle_rss_mib",
+        "rss_after_warmup_mib",
+        "rss_end_mib",
+        "rss_peak_mib",
+        "growth_mib",
+        "slope_mib_per_hour",
+        "achieved_rps",
+    ):
+        assert key in data, key
+    assert 0 < data["idle_rss_mib"] <= data["rss_peak_mib"], data
+    assert len(data["series"]) >= 2
+    assert all(s["rss_mib"] > 0 and s["t_s"] >= 0 for s in data["series"])
+    requests = data["requests"]
+    assert requests["sent"] > 0 and requests["failed"] == 0 and requests["ok"] == requests["sent"], requests
+    assert requests["unfinished"] == 0 and data["series"][-1]["done"] == requests["sent"], data["series"]
+    assert set(data["kinds"]) == {"chat", "stream20", "anthropic"}
+    assert all(k["sent"] > 0 for k in data["kinds"].values()), data["kinds"]
+    assert [v["what"] for v in data["verdicts"]] == [
+        "idle RSS",
+        "RSS under load (peak)",
+        "growth over the soak",
+    ]
+    assert not data["died"]
+    table = (tmp_path / "soak.md").read_text()
+    assert "| idle RSS (after start-up) |" in table and "## RSS series" in table

@@ -328,7 +328,16 @@ def test_two_workers_scrape_monotonic_counters_and_restart_clean(
                 time.sleep(0.02)
             for future in futures:
                 future.result()
+        # Each worker applies its updates every 50 ms (and before scrapes it serves itself): the
+        # other worker's last calls show up within that.
+        deadline = time.monotonic() + 3
         final = scrape(proc)
+        while (
+            total(final, "gen_ai_server_request_duration_seconds_count") < sent
+            and time.monotonic() < deadline
+        ):
+            time.sleep(0.05)
+            final = scrape(proc)
         scrapes.append(counters(final))
         assert len(scrapes) >= 5
         for earlier, later in itertools.pairwise(scrapes):

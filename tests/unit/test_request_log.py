@@ -5,6 +5,7 @@ and the `[logging]` settings."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import logging
 import time
@@ -19,6 +20,7 @@ import pytest
 from omniroute.config_file import parse_config
 from omniroute.errors import ConfigError
 from omniroute.http.request import Request
+from omniroute.observability import logging as obs_logging
 from omniroute.observability.capture import (
     ADMIN_TOKEN_HEADER,
     REDACTED,
@@ -482,6 +484,36 @@ def test_access_line_is_one_json_object_with_the_entry_fields() -> None:
 
 def test_access_line_is_skipped_above_info() -> None:
     assert access_records(logging.WARNING, entry_at(1.0)) == []
+
+
+def test_access_line_fast_path_writes_the_same_line_as_the_logging_path() -> None:
+    """With only the gateway's handler installed, the line skips logging's record machinery;
+    it must be the line the logging path writes, and go through logging when a handler is added."""
+    entry = entry_at(7.0, attempt_log=[{"provider": "openai"}, {"provider": "anthropic"}], error="boom")
+    (record,) = access_records(logging.INFO, entry)
+    expected = json.loads(JsonFormatter().format(record))
+    root = logging.getLogger("omniroute")
+    saved = (root.handlers[:], root.level, root.propagate, obs_logging._deferred)
+    root.handlers.clear()
+    try:
+        obs_logging.configure_logging("info")
+        handler = obs_logging._deferred
+        assert handler is not None
+        out = io.StringIO()
+        handler._stream = out
+        log_access(entry)
+        handler.flush()
+        line = json.loads(out.getvalue())
+        assert line.pop("ts") == pytest.approx(time.time(), abs=5)
+        expected.pop("ts")
+        assert line == expected
+        # A handler on the access logger (as here) takes the logging path, and still gets the line.
+        assert len(access_records(logging.INFO, entry)) == 1
+    finally:
+        root.handlers[:] = saved[0]
+        root.setLevel(saved[1])
+        root.propagate = saved[2]
+        obs_logging._deferred = saved[3]
 
 
 # Writer, queries, retention ----------------------------------------------------------------------------

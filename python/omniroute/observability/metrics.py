@@ -57,6 +57,7 @@ from typing import TYPE_CHECKING, Any
 
 from omniroute import __version__
 from omniroute.observability import metrics_multiproc
+from omniroute.observability.metric_batch import MetricBatch
 from omniroute.observability.timing import (
     RequestTiming,
     TimedProtocol,
@@ -79,6 +80,8 @@ OTHER = "other"
 MAX_MODEL_LABELS = 500
 #: Seconds between refreshes of the gauges (and sweeps for dead workers) in multiprocess mode.
 REFRESH_INTERVAL = 2.0
+#: Seconds between applying batched per-call updates (a scrape served here applies them first).
+FLUSH_INTERVAL = 0.05
 #: Memoised label children kept at most (see `Metrics._child`).
 _MAX_CHILDREN = 20_000
 
@@ -226,6 +229,9 @@ class Metrics:
         self.per_key = settings.metrics.per_key_labels
         self.runtime = runtime
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
+        #: Per-call updates, applied every `FLUSH_INTERVAL` s and before scrapes (metric_batch.py).
+        self._batch = MetricBatch(self._child)
+        self._flush_timer: asyncio.TimerHandle | None = None
         self.multiproc_dir: Path | None = metrics_multiproc.multiproc_dir() if self.enabled else None
         if self.multiproc_dir is not None:
             metrics_multiproc.use_multiprocess_values()
@@ -393,6 +399,10 @@ class Metrics:
             await asyncio.sleep(REFRESH_INTERVAL)
 
     async def close(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.cancel()
+            self._flush_timer = None
+        self.flush()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -427,7 +437,8 @@ class Metrics:
         if timing is not None:
             timing.route = route
         if self.enabled:
-            self.in_flight.inc()
+            self._batch.inc(self.in_flight, ())
+            self._arm_flush()
 
     def note_error(self, exc: BaseException) -> None:
         """A call failed with `exc`: counts budget and rate-limit refusals."""
@@ -446,7 +457,7 @@ class Metrics:
     def upstream_attempt(self, provider: str, outcome: str) -> None:
         if self.enabled:
             with _Guard("attempt"):
-                self._child(self.upstream_attempts, (provider, outcome)).inc()
+                self._batch.inc(self.upstream_attempts, (provider, outcome))
 
     def fallback(self, source: Target, target: Target, reason: str | None) -> None:
         """The plan moved from target `source` to `target` (labels `provider_id/model`)."""
@@ -467,44 +478,65 @@ class Metrics:
         """Everything one finished gateway call contributes; never raises into the request."""
         if not self.enabled:
             return
-        self.in_flight.dec()
+        self._batch.inc(self.in_flight, (), -1.0)
         with _Guard("call"):
             self._record_call(req, call, route, latency_ms / 1000.0, cost)
+        self._arm_flush()
 
     def _record_call(
         self, req: Request, call: CallState, route: str, latency: float, cost: float | None
     ) -> None:
         klass = status_class(call.status)
-        self._child(self.requests, (route, klass)).inc()
+        self._batch.inc(self.requests, (route, klass))
         catalog = self.runtime.catalog if self.runtime is not None else None
         provider = call.provider or ""
         requested = self.models.label(catalog, call.requested_model)
         model = self.models.label(catalog, call.model)
         error = error_type(call.status, call.outcome)
         base = (operation_name(route), provider, requested, model, error)
-        self._child(self.request_duration, base).observe(latency)
+        self._batch.observe(self.request_duration, base, latency)
         usage = call.usage
         if usage is not None:
-            self._child(self.token_usage, (*base, "input")).observe(usage.input_tokens)
-            self._child(self.token_usage, (*base, "output")).observe(usage.output_tokens)
+            self._batch.observe(self.token_usage, (*base, "input"), usage.input_tokens)
+            self._batch.observe(self.token_usage, (*base, "output"), usage.output_tokens)
         if call.ttft_ms is not None:
             ttft = call.ttft_ms / 1000.0
-            self._child(self.time_to_first_token, base).observe(ttft)
+            self._batch.observe(self.time_to_first_token, base, ttft)
             if call.outcome == "success" and usage is not None and usage.output_tokens > 1:
                 per_token = max(0.0, latency - ttft) / (usage.output_tokens - 1)
-                self._child(self.time_per_output_token, base).observe(per_token)
+                self._batch.observe(self.time_per_output_token, base, per_token)
         if cost:
-            self._child(self.cost, (provider, model)).inc(cost)
+            self._batch.inc(self.cost, (provider, model), cost)
         timing = timing_of(req)
         waited = timing.upstream_wait if timing is not None else 0.0
-        self._child(self.overhead, (route, provider)).observe(max(0.0, latency - waited))
+        self._batch.observe(self.overhead, (route, provider), max(0.0, latency - waited))
         if self.per_key and call.api_key is not None:
             self._record_key(key_label(call.api_key.id), klass, usage, cost)
+
+    def _arm_flush(self) -> None:
+        if self._flush_timer is None and self._batch.dirty:
+            try:
+                loop = asyncio.get_running_loop()
+            except RuntimeError:  # no event loop (a direct caller): apply at once
+                self.flush()
+                return
+            self._flush_timer = loop.call_later(FLUSH_INTERVAL, self._timed_flush)
+
+    def _timed_flush(self) -> None:
+        self._flush_timer = None
+        self.flush()
+
+    def flush(self) -> None:
+        """Applies pending updates to the series (shared files in multiprocess mode)."""
+        with _Guard("flush"):
+            self._batch.flush()
 
     def _child(self, metric: Any, labels: tuple[str, ...]) -> Any:
         """`metric.labels(*labels)`, memoised: prometheus_client validates and locks on every
         call. Label values are bounded by design (models outside the catalog are `other`); the
         memo is dropped if it ever grows past `_MAX_CHILDREN` anyway."""
+        if not labels:
+            return metric  # an unlabelled series is its own child
         key = (id(metric), labels)
         child = self._children.get(key)
         if child is None:
@@ -547,6 +579,7 @@ class Metrics:
 
     def exposition(self, accept: str | None) -> tuple[bytes, str]:
         """The scrape body (Prometheus text, or OpenMetrics when asked) and its content type."""
+        self.flush()
         from prometheus_client import CollectorRegistry
         from prometheus_client.exposition import choose_encoder
         from prometheus_client.multiprocess import MultiProcessCollector

@@ -83,23 +83,32 @@ def _split(key: str) -> tuple[str, str]:
     return provider, model
 
 
+#: Distinct (provider, model) answers memoised at most (model names come from clients).
+_MEMO_MAX = 10_000
+
+
 class Pricing:
     """The effective price table of this process: defaults under stored overrides."""
 
     def __init__(self, overrides: Mapping[tuple[str, str], Price] | None = None) -> None:
         self._defaults: dict[tuple[str, str], Price] = {_split(k): v for k, v in DEFAULT_PRICES.items()}
         self._overrides: dict[tuple[str, str], Price] = dict(overrides or {})
+        #: `price` answers per (provider, model), dropped whenever an override changes.
+        self._memo: dict[tuple[str, str], Price | None] = {}
 
     def replace_overrides(self, overrides: Mapping[tuple[str, str], Price]) -> None:
         self._overrides = dict(overrides)
+        self._memo = {}
 
     def set_override(self, provider: str, model: str, price: Price) -> None:
         self._overrides = {**self._overrides, (provider, model): price}
+        self._memo = {}
 
     def remove_override(self, provider: str, model: str) -> bool:
         if (provider, model) not in self._overrides:
             return False
         self._overrides = {k: v for k, v in self._overrides.items() if k != (provider, model)}
+        self._memo = {}
         return True
 
     def _exact(self, provider: str, model: str) -> Price | None:
@@ -109,6 +118,16 @@ class Pricing:
 
     def price(self, provider: str, model: str) -> Price | None:
         """Exact `provider/model`, then the id without a date suffix, then a `provider/*` override."""
+        key = (provider, model)
+        if key in self._memo:
+            return self._memo[key]
+        found = self._lookup(provider, model)
+        if len(self._memo) >= _MEMO_MAX:
+            self._memo = {}
+        self._memo[key] = found
+        return found
+
+    def _lookup(self, provider: str, model: str) -> Price | None:
         found = self._exact(provider, model)
         if found is None:
             base = _DATE_SUFFIX.sub("", model)

@@ -69,6 +69,21 @@ class KeySource(Protocol):
     def key_auth(self) -> KeyAuth: ...
 
 
+#: Presented key -> its SHA-256 hex (the catalog's key), for the keys seen lately: the same few
+#: keys arrive on every request. Bounded; emptied when full.
+_HASHES: dict[str, str] = {}
+_HASHES_MAX = 4096
+
+
+def _hashed(presented: str) -> str:
+    digest = _HASHES.get(presented)
+    if digest is None:
+        if len(_HASHES) >= _HASHES_MAX:
+            _HASHES.clear()
+        digest = _HASHES[presented] = hash_key(presented)
+    return digest
+
+
 def authenticate(req: Request, source: Catalog | KeySource, *, required: bool) -> ApiKeyRow | None:
     """The caller's key record; None when keys are not required and none (or an unknown one) was sent.
 
@@ -86,12 +101,12 @@ def authenticate(req: Request, source: Catalog | KeySource, *, required: bool) -
         return None
     row: ApiKeyRow | None
     if isinstance(source, Catalog):
-        row = source.keys.get(hash_key(presented))
+        row = source.keys.get(_hashed(presented))
     elif not source.key_auth.passes_check(presented):
         row = None
     else:
         source.key_auth.ensure_fresh()
-        row = source.catalog.keys.get(hash_key(presented))
+        row = source.catalog.keys.get(_hashed(presented))
     if row is None and required:
         raise GatewayError(401, "Invalid API key", code="invalid_api_key")
     return row
