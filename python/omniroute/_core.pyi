@@ -2,6 +2,9 @@
 
 from typing import Final, final
 
+#: The package version.
+__version__: Final[str]
+
 class OmnirouteError(Exception): ...
 class InvalidRequestError(OmnirouteError): ...
 class UpstreamProtocolError(OmnirouteError): ...

@@ -336,6 +336,8 @@ fn keepalive<'py>(py: Python<'py>, dialect_name: &str) -> PyResult<Bound<'py, Py
 #[pymodule]
 fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let py = m.py();
+    // The package version (maturin builds the wheel with this crate's version).
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("OmnirouteError", py.get_type::<OmnirouteError>())?;
     m.add("InvalidRequestError", py.get_type::<InvalidRequestError>())?;
     m.add("UpstreamProtocolError", py.get_type::<UpstreamProtocolError>())?;
