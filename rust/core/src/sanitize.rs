@@ -43,6 +43,97 @@ pub fn sanitize_chat_object(value: &mut Value) -> bool {
     changed
 }
 
+/// What a chunk that needs no sanitising says, read without building a JSON tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CleanChunk {
+    /// Some choice carries a non-null `finish_reason`.
+    pub finished: bool,
+}
+
+/// The fast path of the OpenAI stream relay: `Some` when `data` is a chunk whose every key, at
+/// every level `sanitize_chat_object` checks, is already allowed (so no `error` either), and which
+/// carries no `usage` (that takes the full path). `None` means "look closer", never "invalid".
+pub fn clean_chunk(data: &str) -> Option<CleanChunk> {
+    if !data.starts_with('{') {
+        return None; // serde would also read a struct from an array
+    }
+    let chunk: views::Chunk<'_> = serde_json::from_str(data).ok()?;
+    if chunk.usage.is_some() {
+        return None;
+    }
+    let finished = chunk.choices.iter().flatten().any(|c| c.finish_reason.is_some());
+    Some(CleanChunk { finished })
+}
+
+/// Borrowed views with exactly the allowed keys: an extra key (or a duplicate) fails the parse.
+/// Values stay raw (validated, not built); `null` reads as absent.
+mod views {
+    use serde::Deserialize;
+    use serde_json::value::RawValue;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)] // fields exist to be recognised (and validated), not read
+    pub(super) struct Chunk<'a> {
+        #[serde(borrow)]
+        id: Option<&'a RawValue>,
+        #[serde(borrow)]
+        object: Option<&'a RawValue>,
+        #[serde(borrow)]
+        created: Option<&'a RawValue>,
+        #[serde(borrow)]
+        model: Option<&'a RawValue>,
+        #[serde(borrow)]
+        pub(super) choices: Option<Vec<Choice<'a>>>,
+        #[serde(borrow)]
+        pub(super) usage: Option<&'a RawValue>,
+        #[serde(borrow)]
+        system_fingerprint: Option<&'a RawValue>,
+        #[serde(borrow)]
+        service_tier: Option<&'a RawValue>,
+        #[serde(borrow)]
+        obfuscation: Option<&'a RawValue>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    pub(super) struct Choice<'a> {
+        #[serde(borrow)]
+        index: Option<&'a RawValue>,
+        #[serde(borrow)]
+        message: Option<Message<'a>>,
+        #[serde(borrow)]
+        delta: Option<Message<'a>>,
+        #[serde(borrow)]
+        pub(super) finish_reason: Option<&'a RawValue>,
+        #[serde(borrow)]
+        logprobs: Option<&'a RawValue>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    pub(super) struct Message<'a> {
+        #[serde(borrow)]
+        role: Option<&'a RawValue>,
+        #[serde(borrow)]
+        content: Option<&'a RawValue>,
+        #[serde(borrow)]
+        refusal: Option<&'a RawValue>,
+        #[serde(borrow)]
+        tool_calls: Option<&'a RawValue>,
+        #[serde(borrow)]
+        function_call: Option<&'a RawValue>,
+        #[serde(borrow)]
+        annotations: Option<&'a RawValue>,
+        #[serde(borrow)]
+        audio: Option<&'a RawValue>,
+        #[serde(borrow)]
+        reasoning_content: Option<&'a RawValue>,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,5 +163,45 @@ mod tests {
         let mut v: Value =
             serde_json::from_str(r#"{"id":"x","choices":[{"index":0,"delta":{"role":"assistant"}}]}"#).unwrap();
         assert!(!sanitize_chat_object(&mut v));
+    }
+
+    #[test]
+    fn clean_chunk_agrees_with_the_full_sanitiser() {
+        let cases = [
+            r#"{"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":"a"},"finish_reason":null}]}"#,
+            r#"{"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"obfuscation":"xy"}"#,
+            r#"{"id":"c","choices":[{"index":0,"delta":{"content":"a","x":1},"finish_reason":null}]}"#,
+            r#"{"id":"c","x_groq":{"id":"q"},"choices":[]}"#,
+            r#"{"id":"c","choices":[{"index":0,"delta":{"content":"a"},"extra":2}]}"#,
+            r#"{"id":"c","error":null,"choices":[]}"#,
+            r#"{"id":"c","choices":[],"usage":{"prompt_tokens":1,"queue_time":0.1}}"#,
+            r#"{"id":"c","choices":[],"usage":null}"#,
+            r#"{"id":"c","id":"d","choices":[]}"#,
+            r#"{"choices":null}"#,
+            r#"[1,2]"#,
+            r#"["c","o",1,"m",[{"index":0}],null,null,null,null]"#,
+        ];
+        for data in cases {
+            let mut value: Value = serde_json::from_str(data).unwrap();
+            let changed = sanitize_chat_object(&mut value);
+            match clean_chunk(data) {
+                // Fast path: nothing to strip, and the finish flag matches the tree's.
+                Some(clean) => {
+                    assert!(!changed, "{data}");
+                    let finished = value["choices"]
+                        .as_array()
+                        .is_some_and(|cs| cs.iter().any(|c| c.get("finish_reason").is_some_and(|f| !f.is_null())));
+                    assert_eq!(clean.finished, finished, "{data}");
+                }
+                // Full path whenever something would be stripped (or usage/error/duplicates).
+                None => assert!(
+                    changed
+                        || value.get("usage").is_some_and(|u| !u.is_null())
+                        || data.contains(r#""id":"c","id""#)
+                        || !value.is_object(),
+                    "{data}"
+                ),
+            }
+        }
     }
 }

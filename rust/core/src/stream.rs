@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::dialect::{self, Dialect, EncodeOptions, StreamDecode, StreamEncode};
 use crate::error_body::{stream_error_event, ErrorSpec};
 use crate::ir::{merge_usage, StreamEvent};
-use crate::sanitize::sanitize_chat_object;
+use crate::sanitize::{clean_chunk, sanitize_chat_object};
 use crate::sse::{encode_event, SseDecoder, SseEvent};
 use crate::usage::Usage;
 
@@ -249,6 +249,16 @@ impl StreamTranslator {
         if data == "[DONE]" {
             self.state = StreamState::Completed;
             out.extend_from_slice(b"data: [DONE]\n\n");
+            return;
+        }
+        if let Some(clean) = clean_chunk(data) {
+            // Nearly every chunk: allowed keys only, no usage, no error: forwarded as it came.
+            if clean.finished {
+                if let Mode::OpenAiRelay { saw_finish } = &mut self.mode {
+                    *saw_finish = true;
+                }
+            }
+            encode_event(out, None, data);
             return;
         }
         let mut value: Value = match serde_json::from_str(data) {

@@ -291,6 +291,21 @@ fn write(out: &mut Vec<u8>, event: &str, payload: &Value) {
     encode_event(out, Some(event), &payload.to_string());
 }
 
+/// `content_block_delta` written straight to `out`: the bytes `write` produces for
+/// `{"type":"content_block_delta","index":wire,"delta":{"type":kind,field:value}}` (one per
+/// upstream token, so no JSON tree). A JSON string has no raw line break, so it is one data line.
+fn write_block_delta(out: &mut Vec<u8>, wire: usize, kind: &str, field: &str, value: &str) {
+    out.extend_from_slice(b"event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":");
+    out.extend_from_slice(wire.to_string().as_bytes());
+    out.extend_from_slice(b",\"delta\":{\"type\":\"");
+    out.extend_from_slice(kind.as_bytes());
+    out.extend_from_slice(b"\",\"");
+    out.extend_from_slice(field.as_bytes());
+    out.extend_from_slice(b"\":");
+    out.extend_from_slice(Value::from(value).to_string().as_bytes());
+    out.extend_from_slice(b"}}\n\n");
+}
+
 impl StreamEncoder {
     pub fn new(opts: EncodeOptions) -> Self {
         StreamEncoder {
@@ -431,18 +446,16 @@ impl StreamEncoder {
         let Some(block) = self.blocks.get(pos) else {
             return;
         };
-        let delta = match (&block.kind, event) {
-            (BlockKind::Text, StreamEvent::TextDelta { text, .. }) if !text.is_empty() => {
-                json!({"type": "text_delta", "text": text})
-            }
+        let (kind, field, value) = match (&block.kind, event) {
+            (BlockKind::Text, StreamEvent::TextDelta { text, .. }) if !text.is_empty() => ("text_delta", "text", text),
             (BlockKind::Reasoning, StreamEvent::ReasoningDelta { text, .. }) if !text.is_empty() => {
-                json!({"type": "thinking_delta", "thinking": text})
+                ("thinking_delta", "thinking", text)
             }
             (BlockKind::Reasoning, StreamEvent::SignatureDelta { signature, .. }) if pass && !signature.is_empty() => {
-                json!({"type": "signature_delta", "signature": signature})
+                ("signature_delta", "signature", signature)
             }
             (BlockKind::ToolCall { .. }, StreamEvent::ToolArgsDelta { json, .. }) if !json.is_empty() => {
-                json!({"type": "input_json_delta", "partial_json": json})
+                ("input_json_delta", "partial_json", json)
             }
             _ => return,
         };
@@ -450,7 +463,7 @@ impl StreamEncoder {
         let Some(wire) = self.blocks.get(pos).and_then(|b| b.wire) else {
             return;
         };
-        write(out, "content_block_delta", &json!({"type": "content_block_delta", "index": wire, "delta": delta}));
+        write_block_delta(out, wire, kind, field, value);
     }
 
     fn deliver(&mut self, pos: usize, event: &StreamEvent, out: &mut Vec<u8>) {

@@ -472,3 +472,24 @@ fn ping_event_is_the_anthropic_keep_alive() {
     let (events, _) = decode(&ping_event());
     assert!(events.is_empty());
 }
+
+#[test]
+fn direct_block_delta_bytes_equal_the_json_tree_encoding() {
+    let texts =
+        ["plain", "quote \" and \\ backslash", "line\nbreak\r\nand\ttab", "é ü 漢字 🎉", "\u{2028}\u{0001}", ""];
+    for (wire, text) in texts.iter().enumerate() {
+        for (kind, field) in
+            [("text_delta", "text"), ("thinking_delta", "thinking"), ("input_json_delta", "partial_json")]
+        {
+            let mut direct = Vec::new();
+            super::write_block_delta(&mut direct, wire, kind, field, text);
+            let mut tree = Vec::new();
+            super::write(
+                &mut tree,
+                "content_block_delta",
+                &serde_json::json!({"type": "content_block_delta", "index": wire, "delta": {"type": kind, field: text}}),
+            );
+            assert_eq!(String::from_utf8(direct).unwrap(), String::from_utf8(tree).unwrap());
+        }
+    }
+}

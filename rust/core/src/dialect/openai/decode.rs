@@ -215,6 +215,17 @@ impl StreamDecode for StreamDecoder {
             }
             return Ok(());
         }
+        if self.started && !self.finished {
+            if let Some(content) = plain::content_delta(data) {
+                // The common chunk (text only, no finish, usage or error), without a JSON tree.
+                if let Some(content) = content {
+                    let mut segments = Vec::new();
+                    self.splitter.push(&content, &mut segments);
+                    self.segments(segments, out);
+                }
+                return Ok(());
+            }
+        }
         let value: Value = serde_json::from_str(data)
             .map_err(|e| CoreError::upstream(format!("upstream stream event is not JSON: {e}")))?;
         if !value.is_object() {
@@ -263,6 +274,78 @@ impl StreamDecode for StreamDecoder {
 
     fn is_complete(&self) -> bool {
         !self.failed && (self.done || self.finished)
+    }
+}
+
+/// The fast reading of the most common chunk: one choice (index 0) whose delta carries content
+/// and perhaps a role, nothing else that the full path acts on.
+mod plain {
+    use std::borrow::Cow;
+
+    use serde::Deserialize;
+    use serde_json::value::RawValue;
+
+    #[derive(Deserialize)]
+    struct Chunk<'a> {
+        #[serde(borrow)]
+        choices: Option<Vec<Choice<'a>>>,
+        #[serde(borrow)]
+        usage: Option<&'a RawValue>,
+        #[serde(borrow)]
+        error: Option<&'a RawValue>,
+    }
+
+    #[derive(Deserialize)]
+    struct Choice<'a> {
+        index: Option<u64>,
+        #[serde(borrow)]
+        delta: Option<Delta<'a>>,
+        #[serde(borrow)]
+        finish_reason: Option<&'a RawValue>,
+    }
+
+    #[derive(Deserialize)]
+    struct Delta<'a> {
+        #[serde(borrow)]
+        content: Option<Cow<'a, str>>,
+        #[serde(borrow)]
+        reasoning_content: Option<&'a RawValue>,
+        #[serde(borrow)]
+        reasoning: Option<&'a RawValue>,
+        #[serde(borrow)]
+        refusal: Option<&'a RawValue>,
+        #[serde(borrow)]
+        tool_calls: Option<&'a RawValue>,
+        #[serde(borrow)]
+        function_call: Option<&'a RawValue>,
+    }
+
+    /// `Some(content)` (the delta's text, if any) for a plain chunk; `None` sends the chunk to
+    /// the full path (anything else present, a duplicate key, a non-string content, bad JSON).
+    pub(super) fn content_delta(data: &str) -> Option<Option<Cow<'_, str>>> {
+        if !data.starts_with('{') {
+            return None; // serde would also read a struct from an array
+        }
+        let chunk: Chunk<'_> = serde_json::from_str(data).ok()?;
+        if chunk.usage.is_some() || chunk.error.is_some() {
+            return None;
+        }
+        let mut choices = chunk.choices?;
+        if choices.len() != 1 {
+            return None;
+        }
+        let choice = choices.pop()?;
+        if choice.index.unwrap_or(0) != 0 || choice.finish_reason.is_some() {
+            return None;
+        }
+        let Some(delta) = choice.delta else {
+            return Some(None);
+        };
+        let others = [delta.reasoning_content, delta.reasoning, delta.refusal, delta.tool_calls, delta.function_call];
+        if others.iter().any(Option::is_some) {
+            return None;
+        }
+        Some(delta.content)
     }
 }
 
@@ -566,5 +649,42 @@ pub(super) mod tests {
             decoder.on_event(&event, &mut out).unwrap();
         }
         assert!(!decoder.is_complete());
+    }
+
+    #[test]
+    fn plain_chunks_take_the_fast_path_and_nothing_else_does() {
+        use super::plain::content_delta;
+        let plain = [
+            (r#"{"id":"c","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}]}"#, Some("hi")),
+            (
+                r#"{"choices":[{"delta":{"role":"assistant","content":"a\nb"}}],"usage":null,"error":null}"#,
+                Some("a\nb"),
+            ),
+            (r#"{"choices":[{"index":0,"delta":{"content":null}}]}"#, None),
+            (r#"{"choices":[{"index":0,"delta":null}],"x_groq":{"id":1}}"#, None),
+        ];
+        for (data, content) in plain {
+            let got = content_delta(data).unwrap_or_else(|| panic!("fast path refused {data}"));
+            assert_eq!(got.as_deref(), content, "{data}");
+        }
+        let full = [
+            r#"{"choices":[{"index":0,"delta":{"content":"a"},"finish_reason":"stop"}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"a"}}],"usage":{"prompt_tokens":1}}"#,
+            r#"{"choices":[{"index":0,"delta":{"reasoning_content":"r"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"tool_calls":[]}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"refusal":"no"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"function_call":{}}}]}"#,
+            r#"{"choices":[{"index":1,"delta":{"content":"a"}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"a"}},{"index":1,"delta":{}}]}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":7}}]}"#,
+            r#"{"choices":[],"error":{"message":"x"}}"#,
+            r#"{"choices":[{"index":0,"delta":{"content":"a","content":"b"}}]}"#,
+            r#"{"id":"c"}"#,
+            r#"[[{"delta":{"content":"x"}}],null,null]"#,
+            "not json",
+        ];
+        for data in full {
+            assert!(content_delta(data).is_none(), "{data}");
+        }
     }
 }
