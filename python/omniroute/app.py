@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from typing import Any
 
 from omniroute import _core
@@ -44,6 +45,8 @@ from omniroute.security.network import dialect_for_path
 from omniroute.settings import Settings, settings_from_worker_env
 
 log = logging.getLogger("omniroute.app")
+#: Seconds a thread may hold the GIL while another waits for it (Python's default is 0.005).
+GIL_SWITCH_INTERVAL = 0.0005
 
 
 class App:
@@ -55,6 +58,10 @@ class App:
         self.admin_guard: AdminGuard | None = None
 
     def startup(self) -> None:
+        # The writer threads (usage, request log, access lines) work in batches; with Python's
+        # default 5 ms switch interval a batch could keep the event loop off the GIL that long
+        # (fixed-rate p99 10 ms in bench/; 0.5 ms brings it to about 4 ms at no throughput cost).
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         configure_logging(self.settings.log_level)
         runtime = Runtime(self.settings)
         runtime.start()

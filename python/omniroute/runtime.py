@@ -89,6 +89,7 @@ class Runtime:
         self.key_policy = KeyPolicy(self.spend)
         self.pricing = Pricing(self.usage_repo.list_pricing())
         self._data_version = self._current_data_version()
+        self._config_revision = self._current_config_revision()
         self.upstream = UpstreamClient(
             connect_timeout=settings.connect_timeout, idle_timeout=settings.stream_idle_timeout
         )
@@ -130,11 +131,21 @@ class Runtime:
         """After this process wrote routing data itself (`data_version` only shows other writers)."""
         self.catalog = self._load_catalog()
 
+    def _current_config_revision(self) -> int:
+        row = self.db.execute("SELECT revision FROM config_revision WHERE id = 1").fetchone()
+        return int(row[0]) if row else 0
+
     def refresh_if_changed(self) -> bool:
         version = self._current_data_version()
         if version == self._data_version:
             return False
         self._data_version = version
+        # Every commit moves data_version, this worker's own usage and log writes included:
+        # rebuild only when the configuration tables changed (their triggers bump the revision).
+        revision = self._current_config_revision()
+        if revision == self._config_revision:
+            return False
+        self._config_revision = revision
         self.catalog = self._load_catalog()
         # Price overrides another worker stored through /api/pricing.
         self.pricing.replace_overrides(self.usage_repo.list_pricing())
