@@ -411,6 +411,23 @@ def test_idle_connection_older_than_keepalive_is_not_reused(run: Run) -> None:
     run(scenario())
 
 
+def test_idle_connections_are_closed_once_past_keepalive_even_if_never_asked_for(run: Run) -> None:
+    async def handler(peer: Peer) -> None:
+        await peer.serve(answer_target)
+
+    async def scenario() -> None:
+        async with serving(handler, keepalive=0.05) as (server, client):
+            results = await asyncio.gather(*(fetch(client, f"{server.url}/{n}") for n in range(5)))
+            assert results == [f"/{n}".encode() for n in range(5)]
+            assert open_connections(client) == server.accepts == 5
+            await asyncio.sleep(0.3)  # a few sweeps of a 0.05 s keep-alive
+            assert open_connections(client) == 0
+            for peer in server.peers:
+                await gone(peer)
+
+    run(scenario())
+
+
 def test_pool_limit_makes_a_second_request_wait_and_reuse_the_connection(run: Run) -> None:
     async def handler(peer: Peer) -> None:
         while (request := await peer.request()) is not None:

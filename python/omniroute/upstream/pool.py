@@ -2,7 +2,8 @@
 
 `acquire` hands out the most recently idle connection of the origin (its socket is the warmest),
 discarding connections idle longer than `keepalive` seconds (servers close theirs after a few
-seconds: Node's default is 5), or opens a new one within `max_connections` in total (callers
+seconds: Node's default is 5; a timer closes the ones nobody asked for again, so the connections
+of a burst do not stay open after it), or opens a new one within `max_connections` in total (callers
 wait for room beyond that). Connections come back by themselves when their response completes.
 """
 
@@ -61,6 +62,8 @@ class ConnectionPool:
         #: For https origins; the default context is made on first use (loading the system's
         #: CA store costs milliseconds a plain-http deployment need not pay).
         self._ssl = ssl_context
+        #: Closes connections idle past `keepalive`, so a burst's connections do not outlive it.
+        self._sweep: asyncio.TimerHandle | None = None
 
     @property
     def open_connections(self) -> int:
@@ -131,8 +134,24 @@ class ConnectionPool:
         if origin is None:
             conn.abort()
             return
-        self._idle.setdefault(origin, []).append((conn, asyncio.get_running_loop().time()))
+        loop = asyncio.get_running_loop()
+        self._idle.setdefault(origin, []).append((conn, loop.time()))
+        if self._sweep is None:
+            self._sweep = loop.call_later(self._keepalive, self._close_expired)
         self._wake_one()
+
+    def _close_expired(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._sweep = None
+        cutoff = loop.time() - self._keepalive
+        expired: list[H1Connection] = []
+        for idle in self._idle.values():
+            expired.extend(conn for conn, since in idle if since < cutoff)
+            idle[:] = [entry for entry in idle if entry[1] >= cutoff]
+        for conn in expired:
+            conn.abort()
+        if any(self._idle.values()):
+            self._sweep = loop.call_later(self._keepalive, self._close_expired)
 
     def _forget(self, conn: H1Connection) -> None:
         origin = self._origin_of.pop(conn, None)
@@ -152,6 +171,9 @@ class ConnectionPool:
                 return
 
     def close(self) -> None:
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
         while self._waiters:
             waiter = self._waiters.popleft()
             if not waiter.done():
