@@ -78,7 +78,7 @@ def _plan(opts: RunOptions) -> sc.Plan:
     )
 
 
-def _raise_fd_limit() -> None:
+def raise_fd_limit() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = min(hard, 65536) if hard != resource.RLIM_INFINITY else 65536
     if soft < want:
@@ -89,7 +89,7 @@ def _raise_fd_limit() -> None:
 def run(opts: RunOptions) -> dict[str, Any]:
     plan = _plan(opts)
     scenarios = [s for s in sc.build(plan) if s.name in opts.scenarios]
-    _raise_fd_limit()
+    raise_fd_limit()
     cpus = CpuPlan.for_machine(opts.pin)
     if cpus.load:
         os.sched_setaffinity(0, cpus.load)
@@ -116,7 +116,7 @@ def run(opts: RunOptions) -> dict[str, Any]:
     try:
         _start_targets(state, ctx)
         for target in state.targets.values():
-            state.processes[target.name] = _process_list(target.service.pid)
+            state.processes[target.name] = process_list(target.service.pid)
         with new_runner() as loop_runner:
             for round_no in range(1, plan.rounds + 1):
                 note(f"round {round_no}/{plan.rounds}")
@@ -175,7 +175,7 @@ def _start_targets(state: RunState, ctx: Context) -> None:
             note(f"skipping {name}: {outcome}")
 
 
-def _process_list(pid: int) -> list[tuple[int, str, float]]:
+def process_list(pid: int) -> list[tuple[int, str, float]]:
     out = []
     for p in descendants(pid):
         try:
@@ -187,7 +187,7 @@ def _process_list(pid: int) -> list[tuple[int, str, float]]:
     return out
 
 
-def _headers(target: Target, scenario: sc.Scenario) -> dict[str, str]:
+def request_headers(target: Target, scenario: sc.Scenario) -> dict[str, str]:
     return {"content-type": "application/json", **target.headers, **dict(scenario.extra_headers)}
 
 
@@ -205,7 +205,7 @@ def _run_scenario(
     body_path = state.workdir / f"body-{scenario.name}-{target.name}.json"
     if not body_path.exists():
         body_path.write_bytes(body)
-    request = HttpRequest.post(url, body, _headers(target, scenario), scenario.expect_tail)
+    request = HttpRequest.post(url, body, request_headers(target, scenario), scenario.expect_tail)
     plan = state.plan
     if scenario.name != "slow":
         warm = loop_runner.run(
@@ -262,7 +262,7 @@ def _measure(
                 state.wrk,
                 request_url(target, scenario),
                 body_path,
-                _headers(target, scenario),
+                request_headers(target, scenario),
                 concurrency=probe.concurrency,
                 duration=plan.duration,
                 cpus=state.cpus.load,
@@ -299,7 +299,7 @@ def request_url(target: Target, scenario: sc.Scenario) -> str:
     return target.base_url + scenario.path
 
 
-def _git(*args: str) -> str:
+def git(*args: str) -> str:
     try:
         out = subprocess.run(
             ["git", *args], cwd=REPO, capture_output=True, text=True, timeout=10, check=False
@@ -309,7 +309,7 @@ def _git(*args: str) -> str:
     return out.strip()
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as fh:
         for line in fh:
             if line.startswith("model name"):
@@ -322,15 +322,15 @@ def _environment(state: RunState, started: float, load_before: tuple[float, floa
     import granian
 
     mem_total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    dirty = bool(_git("status", "--porcelain", "--untracked-files=no"))
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
     return {
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
         "duration_s": round(time.time() - started, 1),
         "mode": "quick" if state.opts.quick else "full",
         "note": state.opts.note,
-        "commit": _git("rev-parse", "--short", "HEAD") + (" (with uncommitted changes)" if dirty else ""),
+        "commit": git("rev-parse", "--short", "HEAD") + (" (with uncommitted changes)" if dirty else ""),
         "kernel": platform.release(),
-        "cpu": _cpu_model(),
+        "cpu": cpu_model(),
         "cpus_online": os.cpu_count(),
         "memory_gib": round(mem_total, 1),
         "python": sys.version.split()[0],

@@ -34,7 +34,7 @@ from . import scenarios as sc
 from .installs import note
 from .loadgen import HttpRequest, LoadResult, LoadSpec, new_runner, run_load
 from .procs import MIB, CpuPlan, RssSampler, Service, cpu_seconds, descendants, pss_bytes, rss_bytes
-from .runner import _cpu_model, _git, _headers, _process_list, _raise_fd_limit
+from .runner import cpu_model, git, process_list, raise_fd_limit, request_headers
 from .soak_report import failed, finished, markdown, summarize
 from .targets import REPO, Context, Target, Unavailable, start_mock, start_omniroute
 
@@ -77,7 +77,7 @@ def run_soak(opts: SoakOptions) -> dict[str, Any]:
     plan = plan_for(opts)
     if plan.duration_s <= 0 or plan.rate <= 0:
         raise SystemExit("bench soak: --minutes and --rate must be positive")
-    _raise_fd_limit()
+    raise_fd_limit()
     cpus = CpuPlan.for_machine(opts.pin)
     if cpus.load:
         os.sched_setaffinity(0, cpus.load)
@@ -103,13 +103,13 @@ def run_soak(opts: SoakOptions) -> dict[str, Any]:
             raise SystemExit(f"bench soak: OmniRoute did not start: {exc}") from exc
         time.sleep(plan.settle_s)
         pid = target.service.pid
-        processes = _process_list(pid)
+        processes = process_list(pid)
         idle_mib = rss_bytes(descendants(pid)) / MIB
         idle_pss_mib = pss_bytes(descendants(pid)) / MIB
         note(f"idle RSS {idle_mib:.1f} MiB; {plan.rate:g} requests/s for {plan.duration_s:g} s")
         requests = {
             name: HttpRequest.post(
-                target.base_url + s.path, target.body(s.body), _headers(target, s), s.expect_tail
+                target.base_url + s.path, target.body(s.body), request_headers(target, s), s.expect_tail
             )
             for name, s in scenarios.items()
         }
@@ -132,9 +132,9 @@ def run_soak(opts: SoakOptions) -> dict[str, Any]:
         "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
         "duration_s": round(time.time() - started, 1),
         "mode": "quick" if opts.quick else "full",
-        "commit": _git("rev-parse", "--short", "HEAD")
-        + (" (with uncommitted changes)" if _git("status", "--porcelain", "--untracked-files=no") else ""),
-        "cpu": _cpu_model(),
+        "commit": git("rev-parse", "--short", "HEAD")
+        + (" (with uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""),
+        "cpu": cpu_model(),
         "cpus_online": os.cpu_count(),
         "pinning": cpus.describe(),
         "loadavg_before": [round(x, 2) for x in load_before],

@@ -17,7 +17,7 @@ import ssl
 from collections.abc import AsyncIterator, Mapping
 
 from omniroute.errors import UpstreamError, UpstreamTimeoutError
-from omniroute.upstream.h1 import H1Response, _Disconnected, _expire
+from omniroute.upstream.h1 import DisconnectedBeforeAnswer, H1Response, expire_waiter
 from omniroute.upstream.pool import ConnectionPool, Origin, parse_origin
 
 #: Upper bound on an upstream error body we read and relay.
@@ -123,10 +123,10 @@ class UpstreamClient:
             # The retry takes a new connection: other idle ones may be as stale as the first.
             conn = await self._pool.acquire(origin, fresh=retry)
             waiter = conn.send(head, body, is_head=method == "HEAD")
-            timer = loop.call_later(first_byte_timeout, _expire, waiter, message)
+            timer = loop.call_later(first_byte_timeout, expire_waiter, waiter, message)
             try:
                 resp = await waiter
-            except _Disconnected as exc:
+            except DisconnectedBeforeAnswer as exc:
                 if exc.retryable and not retry:
                     continue
                 raise UpstreamError(str(exc)) from None

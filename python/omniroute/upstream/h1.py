@@ -29,7 +29,7 @@ LOW_WATER = 256 * 1024
 MAX_HEAD = 64 * 1024
 
 
-def _expire(waiter: asyncio.Future[Any], message: str) -> None:
+def expire_waiter(waiter: asyncio.Future[Any], message: str) -> None:
     if not waiter.done():
         waiter.set_exception(UpstreamTimeoutError(message))
 
@@ -131,7 +131,7 @@ class H1Response:
     async def _wait(self, timeout: float, message: str) -> None:
         loop = asyncio.get_running_loop()
         waiter = self._waiter = loop.create_future()
-        timer = loop.call_later(timeout, _expire, waiter, message)
+        timer = loop.call_later(timeout, expire_waiter, waiter, message)
         try:
             await waiter
         except BaseException:
@@ -380,7 +380,7 @@ class H1Connection(asyncio.Protocol):
             self.transport.close()
         waiter, self._head_waiter = self._head_waiter, None
         if waiter is not None and not waiter.done():
-            waiter.set_exception(_Disconnected(self.reused > 0 and not self.received))
+            waiter.set_exception(DisconnectedBeforeAnswer(self.reused > 0 and not self.received))
         response, self._response = self._response, None
         if response is not None:
             if self._framing == _core.FRAMING_LENGTH or self._framing == _core.FRAMING_CHUNKED:
@@ -392,7 +392,7 @@ class H1Connection(asyncio.Protocol):
             self._on_idle(self)
 
 
-class _Disconnected(UpstreamError):
+class DisconnectedBeforeAnswer(UpstreamError):
     """The upstream closed the connection before any response byte. `retryable` when it was a
     kept-alive connection (the server timed it out as we reused it): the request never ran."""
 
