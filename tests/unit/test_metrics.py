@@ -255,6 +255,35 @@ def test_a_successful_stream_records_every_genai_series() -> None:
     assert value(families, "omniroute_in_flight_requests") == 0
 
 
+def test_calls_queued_in_a_running_loop_add_up_per_shape_at_the_scrape() -> None:
+    """Inside the event loop calls are only queued; the scrape counts them, summed per shape."""
+    metrics, _ = new_metrics()
+
+    async def calls() -> None:
+        for latency_ms, tokens in ((50.0, (1, 2)), (300.0, (10, 20)), (9000.0, (100, 200))):
+            run_call(metrics, call(tokens=tokens), latency_ms=latency_ms, cost=0.5)
+        run_call(metrics, call(status=502, outcome="error", tokens=None), latency_ms=20.0)
+        assert metrics._calls  # nothing counted yet: the flush timer has not run
+
+    asyncio.run(calls())
+    families = scrape(metrics)
+    ok = {"gen_ai_response_model": "gpt-4o-mini", "error_type": ""}
+    duration = "gen_ai_server_request_duration_seconds"
+    assert value(families, f"{duration}_count", **ok) == 3
+    assert value(families, f"{duration}_sum", **ok) == pytest.approx(9.35)
+    assert value(families, f"{duration}_bucket", le="0.08", **ok) == 1
+    assert value(families, f"{duration}_bucket", le="0.32", **ok) == 2
+    assert value(families, f"{duration}_bucket", le="+Inf", **ok) == 3
+    assert value(families, "gen_ai_client_token_usage_sum", gen_ai_token_type="output", **ok) == 222
+    assert value(families, f"{duration}_count", error_type="502") == 1
+    assert value(families, "gen_ai_client_token_usage_count", error_type="502") == 0
+    assert value(families, "omniroute_requests_total", status_class="2xx") == 3
+    assert value(families, "omniroute_requests_total", status_class="5xx") == 1
+    assert value(families, "omniroute_cost_usd_total", model="gpt-4o-mini") == pytest.approx(1.5)
+    assert value(families, "omniroute_gateway_overhead_seconds_count") == 4
+    assert value(families, "omniroute_in_flight_requests") == 0
+
+
 def test_failures_carry_error_type_and_empty_labels_where_nothing_applies() -> None:
     metrics, _ = new_metrics()
     run_call(

@@ -52,6 +52,22 @@ class MetricBatch:
             entry[4] += value
             self.dirty = True
 
+    def observe_counts(self, metric: Any, labels: Labels, counts: list[int], total: float) -> None:
+        """Observations already sorted into `metric`'s buckets (`counts`, one per bound) whose
+        values add up to `total`."""
+        key = (id(metric), labels)
+        with self._lock:
+            entry = self._histograms.get(key)
+            if entry is None:
+                entry = self._histograms[key] = [metric, labels, metric._upper_bounds, list(counts), total]
+            else:
+                pending = entry[3]
+                for index, count in enumerate(counts):
+                    if count:
+                        pending[index] += count
+                entry[4] += total
+            self.dirty = True
+
     def flush(self) -> None:
         with self._lock:
             amounts, self._amounts = self._amounts, {}

@@ -50,9 +50,11 @@ import contextlib
 import logging
 import platform
 import time
+from bisect import bisect_left
 from collections import Counter as Tally
+from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from omniroute import __version__
 from omniroute.observability import metrics_multiproc
@@ -136,6 +138,11 @@ class Metrics:
         self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         #: Per-call updates, applied every `FLUSH_INTERVAL` s and before scrapes (metric_batch.py).
         self._batch = MetricBatch(self._child)
+        #: Finished calls waiting to be counted (`record_call` appends, `flush` drains): the
+        #: request path pays one append; label values are worked out once per distinct call shape.
+        self._calls: deque[_FinishedCall] = deque()
+        self._shapes: dict[tuple[Any, ...], _Shape] = {}
+        self._shapes_catalog: object | None = None
         self._flush_timer: asyncio.TimerHandle | None = None
         self.multiproc_dir: Path | None = metrics_multiproc.multiproc_dir() if self.enabled else None
         if self.multiproc_dir is not None:
@@ -380,46 +387,91 @@ class Metrics:
     def record_call(
         self, req: Request, call: CallState, *, route: str, latency_ms: float, cost: float | None
     ) -> None:
-        """Everything one finished gateway call contributes; never raises into the request."""
+        """Everything one finished gateway call contributes (counted at the next flush); never
+        raises into the request."""
         if not self.enabled:
             return
-        self._batch.inc(self.in_flight, (), -1.0)
-        with _Guard("call"):
-            self._record_call(req, call, route, latency_ms / 1000.0, cost)
+        timing = timing_of(req)
+        usage = call.usage
+        self._calls.append(
+            (
+                self.runtime.catalog if self.runtime is not None else None,
+                route,
+                call.status,
+                call.outcome,
+                call.provider or "",
+                call.requested_model,
+                call.model,
+                latency_ms / 1000.0,
+                timing.upstream_wait if timing is not None else 0.0,
+                None if usage is None else usage.input_tokens,
+                None if usage is None else usage.output_tokens,
+                call.ttft_ms,
+                cost,
+                call.api_key.id if call.api_key is not None else None,
+            )
+        )
         self._arm_flush()
 
-    def _record_call(
-        self, req: Request, call: CallState, route: str, latency: float, cost: float | None
-    ) -> None:
-        klass = status_class(call.status)
-        self._batch.inc(self.requests, (route, klass))
-        catalog = self.runtime.catalog if self.runtime is not None else None
-        provider = call.provider or ""
-        requested = self.models.label(catalog, call.requested_model)
-        model = self.models.label(catalog, call.model)
-        error = error_type(call.status, call.outcome)
-        base = (operation_name(route), provider, requested, model, error)
-        self._batch.observe(self.request_duration, base, latency)
-        usage = call.usage
-        if usage is not None:
-            self._batch.observe(self.token_usage, (*base, "input"), usage.input_tokens)
-            self._batch.observe(self.token_usage, (*base, "output"), usage.output_tokens)
-        if call.ttft_ms is not None:
-            ttft = call.ttft_ms / 1000.0
-            self._batch.observe(self.time_to_first_token, base, ttft)
-            if call.outcome == "success" and usage is not None and usage.output_tokens > 1:
-                per_token = max(0.0, latency - ttft) / (usage.output_tokens - 1)
-                self._batch.observe(self.time_per_output_token, base, per_token)
-        if cost:
-            self._batch.inc(self.cost, (provider, model), cost)
-        timing = timing_of(req)
-        waited = timing.upstream_wait if timing is not None else 0.0
-        self._batch.observe(self.overhead, (route, provider), max(0.0, latency - waited))
-        if self.per_key and call.api_key is not None:
-            self._record_key(key_label(call.api_key.id), klass, usage, cost)
+    def _shape(
+        self,
+        catalog: object,
+        route: str,
+        status: int,
+        outcome: str,
+        provider: str,
+        requested_model: str | None,
+        model_name: str | None,
+    ) -> _Shape:
+        """The label values of a call of this shape (memoised per catalog)."""
+        if catalog is not self._shapes_catalog or len(self._shapes) >= _MAX_CHILDREN:
+            self._shapes.clear()
+            self._shapes_catalog = catalog
+        key = (route, status, outcome, provider, requested_model, model_name)
+        shape = self._shapes.get(key)
+        if shape is None:
+            klass = status_class(status)
+            requested = self.models.label(catalog, requested_model)  # type: ignore[arg-type]
+            model = self.models.label(catalog, model_name)  # type: ignore[arg-type]
+            base = (operation_name(route), provider, requested, model, error_type(status, outcome))
+            shape = self._shapes[key] = _Shape(
+                klass, (route, klass), base, (*base, "input"), (*base, "output"), (provider, model),
+                (route, provider), outcome == "success",
+            )  # fmt: skip
+        return shape
+
+    def _count_calls(self, calls: deque[_FinishedCall]) -> None:
+        """Sums the queued calls per shape, then hands each shape's sums to the batch once."""
+        sums: dict[_Shape, _ShapeSums] = {}
+        while calls:
+            item = calls.popleft()
+            with _Guard("call"):
+                shape = self._shape(*item[:7])
+                acc = sums.get(shape)
+                if acc is None:
+                    acc = sums[shape] = _ShapeSums(self)
+                acc.add(item, shape.success)
+                if self.per_key and item[13] is not None:
+                    self._record_key(key_label(item[13]), shape.klass, item[9], item[10], item[12])
+        batch = self._batch
+        for shape, acc in sums.items():
+            batch.inc(self.in_flight, (), -float(acc.calls))
+            batch.inc(self.requests, shape.requests, float(acc.calls))
+            if acc.cost:
+                batch.inc(self.cost, shape.cost, acc.cost)
+            for metric, labels, hist in (
+                (self.request_duration, shape.base, acc.duration),
+                (self.token_usage, shape.tokens_in, acc.tokens_in),
+                (self.token_usage, shape.tokens_out, acc.tokens_out),
+                (self.time_to_first_token, shape.base, acc.ttft),
+                (self.time_per_output_token, shape.base, acc.per_token),
+                (self.overhead, shape.overhead, acc.overhead),
+            ):
+                if hist.total_count:
+                    batch.observe_counts(metric, labels, hist.counts, hist.total)
 
     def _arm_flush(self) -> None:
-        if self._flush_timer is None and self._batch.dirty:
+        if self._flush_timer is None and (self._batch.dirty or self._calls):
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # no event loop (a direct caller): apply at once
@@ -433,6 +485,8 @@ class Metrics:
 
     def flush(self) -> None:
         """Applies pending updates to the series (shared files in multiprocess mode)."""
+        if self._calls:
+            self._count_calls(self._calls)
         with _Guard("flush"):
             self._batch.flush()
 
@@ -450,12 +504,14 @@ class Metrics:
             child = self._children[key] = metric.labels(*labels)
         return child
 
-    def _record_key(self, key: str, klass: str, usage: Any, cost: float | None) -> None:
+    def _record_key(
+        self, key: str, klass: str, tokens_in: int | None, tokens_out: int | None, cost: float | None
+    ) -> None:
         if self.key_requests is not None:
             self.key_requests.labels(key, klass).inc()
-        if self.key_tokens is not None and usage is not None:
-            self.key_tokens.labels(key, "input").inc(usage.input_tokens)
-            self.key_tokens.labels(key, "output").inc(usage.output_tokens)
+        if self.key_tokens is not None and tokens_in is not None and tokens_out is not None:
+            self.key_tokens.labels(key, "input").inc(tokens_in)
+            self.key_tokens.labels(key, "output").inc(tokens_out)
         if self.key_cost is not None and cost:
             self.key_cost.labels(key).inc(cost)
 
@@ -496,6 +552,76 @@ class Metrics:
             registry = self.registry
         encoder, content_type = choose_encoder(accept or "")
         return encoder(registry), content_type
+
+
+#: What `record_call` queues: catalog, route, status, outcome, provider, requested model, model,
+#: latency s, upstream wait s, input tokens, output tokens, TTFT ms, cost, API key id.
+_FinishedCall = tuple[
+    Any, str, int, str, str, "str | None", "str | None", float, float,
+    "int | None", "int | None", "float | None", "float | None", "str | None",
+]  # fmt: skip
+
+
+class _Shape(NamedTuple):
+    """Label values shared by every call of one shape (route, status, outcome, models)."""
+
+    klass: str
+    requests: tuple[str, str]
+    base: tuple[str, ...]
+    tokens_in: tuple[str, ...]
+    tokens_out: tuple[str, ...]
+    cost: tuple[str, str]
+    overhead: tuple[str, str]
+    success: bool
+
+
+class _Buckets:
+    """Observations of one histogram series sorted into its buckets (before the batch)."""
+
+    __slots__ = ("bounds", "counts", "total", "total_count")
+
+    def __init__(self, metric: Any) -> None:
+        self.bounds: list[float] = metric._upper_bounds
+        self.counts = [0] * len(self.bounds)
+        self.total = 0.0
+        self.total_count = 0
+
+    def add(self, value: float) -> None:
+        self.counts[bisect_left(self.bounds, value)] += 1
+        self.total += value
+        self.total_count += 1
+
+
+class _ShapeSums:
+    """What the queued calls of one shape add up to."""
+
+    __slots__ = ("calls", "cost", "duration", "overhead", "per_token", "tokens_in", "tokens_out", "ttft")
+
+    def __init__(self, metrics: Metrics) -> None:
+        self.calls = 0
+        self.cost = 0.0
+        self.duration = _Buckets(metrics.request_duration)
+        self.tokens_in = _Buckets(metrics.token_usage)
+        self.tokens_out = _Buckets(metrics.token_usage)
+        self.ttft = _Buckets(metrics.time_to_first_token)
+        self.per_token = _Buckets(metrics.time_per_output_token)
+        self.overhead = _Buckets(metrics.overhead)
+
+    def add(self, item: _FinishedCall, success: bool) -> None:
+        latency, waited, tokens_in, tokens_out, ttft_ms, cost = item[7:13]
+        self.calls += 1
+        self.duration.add(latency)
+        if tokens_in is not None and tokens_out is not None:
+            self.tokens_in.add(tokens_in)
+            self.tokens_out.add(tokens_out)
+        if ttft_ms is not None:
+            ttft = ttft_ms / 1000.0
+            self.ttft.add(ttft)
+            if success and tokens_out is not None and tokens_out > 1:
+                self.per_token.add(max(0.0, latency - ttft) / (tokens_out - 1))
+        if cost:
+            self.cost += cost
+        self.overhead.add(max(0.0, latency - waited))
 
 
 class _Guard(contextlib.AbstractContextManager[None]):
