@@ -7,6 +7,7 @@ the CLI handed down; `__rsgi_init__` / `__rsgi_del__` open and close the service
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from typing import Any
@@ -47,6 +48,8 @@ from omniroute.settings import Settings, settings_from_worker_env
 log = logging.getLogger("omniroute.app")
 #: Seconds a thread may hold the GIL while another waits for it (Python's default is 0.005).
 GIL_SWITCH_INTERVAL = 0.0005
+#: Cyclic collector thresholds of a worker (Python's default is (700, 10, 10)).
+GC_THRESHOLDS = (10_000, 20, 50)
 
 
 class App:
@@ -62,6 +65,10 @@ class App:
         # default 5 ms switch interval a batch could keep the event loop off the GIL that long
         # (fixed-rate p99 10 ms in bench/; 0.5 ms brings it to about 4 ms at no throughput cost).
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)
+        # A call allocates a few thousand container objects, nearly all freed by reference
+        # counting; at Python's default (700) the cyclic collector ran twice per call and cost
+        # about 5 % of a call's CPU (bench/RESULTS.md). Cycles are still collected, in bigger steps.
+        gc.set_threshold(*GC_THRESHOLDS)
         configure_logging(self.settings.log_level)
         runtime = Runtime(self.settings)
         runtime.start()
@@ -124,6 +131,9 @@ class App:
         router.add("GET", "/api/health", make_health_api(runtime))
         self.admin_guard = make_admin_guard(runtime)
         self.router = router
+        # What start-up built lives as long as the worker: the collector need not walk it again.
+        gc.collect()
+        gc.freeze()
 
     async def shutdown(self) -> None:
         if self.runtime is not None:
