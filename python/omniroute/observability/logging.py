@@ -142,9 +142,9 @@ def now_ms(start: float) -> float:
 
 
 def access_fields(entry: RequestLogEntry) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        name: getattr(entry, name) for name in entry.__struct_fields__ if name not in _NOT_LOGGED
-    }
+    fields: dict[str, Any] = msgspec.structs.asdict(entry)
+    for name in _NOT_LOGGED:
+        del fields[name]
     if entry.error:
         fields["error"] = entry.error[:300]
     if len(entry.attempt_log) > 1:

@@ -103,15 +103,17 @@ class RequestLogEntry(msgspec.Struct, frozen=True, kw_only=True):
     capture: dict[str, Any] | None = None
 
 
+# The entry's fields are the table's columns, in the same order: a row is the entry as a tuple.
+assert RequestLogEntry.__struct_fields__ == COLUMNS
+_ATTEMPT_LOG = COLUMNS.index("attempt_log")
+_CAPTURE = COLUMNS.index("capture")
+
+
 def _row(entry: RequestLogEntry) -> tuple[object, ...]:
-    values: list[object] = []
-    for name in COLUMNS:
-        value = getattr(entry, name)
-        if name == "stream":
-            value = int(value)
-        elif name in ("attempt_log", "capture") and value is not None:
-            value = _encoder.encode(value).decode()
-        values.append(value)
+    values = list(msgspec.structs.astuple(entry))
+    values[_ATTEMPT_LOG] = _encoder.encode(values[_ATTEMPT_LOG]).decode()
+    if values[_CAPTURE] is not None:
+        values[_CAPTURE] = _encoder.encode(values[_CAPTURE]).decode()
     return tuple(values)
 
 

@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 
 import apsw
+import msgspec
 
 from omniroute.store.batch_writer import BatchWriter
 from omniroute.store.records import UsageRecord
@@ -24,38 +25,12 @@ from omniroute.store.usage_repo import apply_rollups
 
 log = logging.getLogger("omniroute.usage")
 
-_INSERT = """INSERT INTO usage_records (ts, request_id, api_key_id, route, client_dialect, provider, connection_id,
-    requested_model, model, stream, status, outcome, latency_ms, ttft_ms, input_tokens, output_tokens,
-    cached_tokens, cache_creation_tokens, reasoning_tokens, error, attempts, combo, cost_usd)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"""
-
-
-def _row(r: UsageRecord) -> tuple[object, ...]:
-    return (
-        r.ts,
-        r.request_id,
-        r.api_key_id,
-        r.route,
-        r.client_dialect,
-        r.provider,
-        r.connection_id,
-        r.requested_model,
-        r.model,
-        int(r.stream),
-        r.status,
-        r.outcome,
-        r.latency_ms,
-        r.ttft_ms,
-        r.input_tokens,
-        r.output_tokens,
-        r.cached_tokens,
-        r.cache_creation_tokens,
-        r.reasoning_tokens,
-        r.error,
-        r.attempts,
-        r.combo,
-        r.cost_usd,
-    )
+# A record's fields are the table's columns, in the same order: a row is the record as a tuple.
+_INSERT = (
+    f"INSERT INTO usage_records ({', '.join(UsageRecord.__struct_fields__)}) "
+    f"VALUES ({', '.join('?' * len(UsageRecord.__struct_fields__))})"
+)
+_row = msgspec.structs.astuple
 
 
 class UsageWriter(BatchWriter[UsageRecord]):
