@@ -11,6 +11,7 @@ import multiprocessing
 import re
 import stat
 import string
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -35,6 +36,7 @@ from omniroute.config_file import parse_config
 from omniroute.errors import ConfigError, GatewayError
 from omniroute.http.request import Request
 from omniroute.routing.catalog import Catalog, build_catalog
+from omniroute.security import auth as auth_module
 from omniroute.security.api_keys import (
     CHECK_LENGTH,
     KEY_PREFIX,
@@ -53,6 +55,7 @@ from omniroute.security.api_keys import (
 )
 from omniroute.security.auth import KeyAuth, authenticate
 from omniroute.security.vault import Vault
+from omniroute.store.commit_signal import BACKSTOP, CommitSignal, commit_signal
 from omniroute.store.config_sync import apply_config
 from omniroute.store.db import DB_FILE, connect, open_database
 from omniroute.store.repositories import Repositories
@@ -376,12 +379,12 @@ def request(**hdrs: str) -> Request:
 class Source:
     """The runtime's part that authentication reads: a catalog and a KeyAuth."""
 
-    def __init__(self, repos: Repositories, secret: bytes) -> None:
+    def __init__(self, repos: Repositories, secret: bytes, commits: CommitSignal | None = None) -> None:
         self.repos = repos
         self.reloads = 0
         self.reads = 0
         self._catalog = self._build()
-        self.key_auth = KeyAuth(repos.conn, secret, self.reload)
+        self.key_auth = KeyAuth(repos.conn, secret, self.reload, commits)
 
     def _build(self) -> Catalog:
         return build_catalog([], [], self.repos.list_api_keys())
@@ -454,6 +457,62 @@ def test_writes_to_other_tables_do_not_reload_keys(repos: Repositories, data_dir
         other.close()
     assert source.key_auth.ensure_fresh() is False
     assert source.reloads == 0
+
+
+def test_revoke_by_another_connection_moves_the_commit_counter_and_is_seen(
+    repos: Repositories, data_dir: Path
+) -> None:
+    row, key = create_key(repos, SECRET, KeyCreate(name="x"), source="api")
+    source = Source(repos, SECRET, commit_signal(data_dir / DB_FILE))
+    assert authenticate(request(x_api_key=key), source, required=True) == row
+    other = connect(data_dir / DB_FILE)
+    try:
+        with other:
+            Repositories(other, repos.vault).revoke_api_key(row.id)
+    finally:
+        other.close()
+    with pytest.raises(GatewayError):
+        authenticate(request(x_api_key=key), source, required=True)
+    assert source.reloads == 1
+
+
+def test_sqlite_is_not_asked_while_the_commit_counter_stands_still(
+    repos: Repositories, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    row, key = create_key(repos, SECRET, KeyCreate(name="x"), source="api")
+    source = Source(repos, SECRET, commit_signal(data_dir / DB_FILE))
+    asked: list[int] = []
+    real = source.key_auth._read_data_version
+    monkeypatch.setattr(source.key_auth, "_read_data_version", lambda: asked.append(1) or real())
+    for _ in range(50):
+        assert authenticate(request(x_api_key=key), source, required=True) == row
+    assert asked == []
+    other = connect(data_dir / DB_FILE)
+    try:
+        other.execute("INSERT INTO settings (key, value) VALUES ('x', 'y')")
+    finally:
+        other.close()
+    assert authenticate(request(x_api_key=key), source, required=True) == row
+    assert asked == [1]  # one look after the commit, then quiet again
+    assert authenticate(request(x_api_key=key), source, required=True) == row
+    assert asked == [1] and source.reloads == 0
+
+
+def test_a_revoke_made_outside_omniroute_is_seen_within_the_backstop(
+    repos: Repositories, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    row, key = create_key(repos, SECRET, KeyCreate(name="x"), source="api")
+    source = Source(repos, SECRET, commit_signal(data_dir / DB_FILE))
+    shell = apsw.Connection(str(data_dir / DB_FILE))  # like the sqlite3 shell: no commit hook
+    try:
+        shell.execute("UPDATE api_keys SET revoked_at = 1 WHERE id = ?", (row.id,))
+    finally:
+        shell.close()
+    assert authenticate(request(x_api_key=key), source, required=True) == row
+    later = time.monotonic() + BACKSTOP
+    monkeypatch.setattr(auth_module.time, "monotonic", lambda: later)
+    with pytest.raises(GatewayError):
+        authenticate(request(x_api_key=key), source, required=True)
 
 
 def test_bare_catalog_still_authenticates(repos: Repositories) -> None:

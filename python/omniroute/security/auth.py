@@ -1,14 +1,17 @@
 """Inbound authentication of /v1 and /v1beta requests against the catalog's active keys.
 
 `KeyAuth` (one per worker runtime) holds the check secret and keeps the key table fresh: before
-a key is looked up it reads SQLite's `PRAGMA data_version` (a counter in shared memory, no I/O)
-and, only when another connection committed something, the `api_key_revision` counter that
-triggers bump on every change to `api_keys`. So a key revoked or rotated by another worker or by
-the CLI is refused on the very next request, without reloading the catalog for every usage write.
+a key is looked up it reads the database's commit counter (store/commit_signal.py, a memory
+read) and, only when some connection committed since, SQLite's `PRAGMA data_version` and then
+the `api_key_revision` counter that triggers bump on every change to `api_keys`. So a key
+revoked or rotated by another worker or by the CLI is refused on the very next request, without
+reloading the catalog for every usage write. (A change made outside OmniRoute, with the sqlite3
+shell, is seen within `BACKSTOP` seconds.)
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Protocol
 
@@ -19,20 +22,37 @@ from omniroute.http.request import Request
 from omniroute.routing.catalog import Catalog
 from omniroute.security.api_keys import api_key_secret, hash_key, key_from_headers, passes_check
 from omniroute.settings import Settings
+from omniroute.store.commit_signal import BACKSTOP, CommitSignal, commit_signal
+from omniroute.store.db import DB_FILE
 from omniroute.store.records import ApiKeyRow
 
 
 class KeyAuth:
-    def __init__(self, db: apsw.Connection, secret: bytes, reload: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        db: apsw.Connection,
+        secret: bytes,
+        reload: Callable[[], None],
+        commits: CommitSignal | None = None,
+    ) -> None:
         self.db = db
         self.secret = secret
         self._reload = reload
+        #: The database's commit counter: SQLite is asked only when it moved (or after BACKSTOP).
+        self._commits = commits
+        self._seen_commits = commits.read() if commits is not None else 0
+        self._look_by = time.monotonic() + BACKSTOP
         self._data_version = self._read_data_version()
         self._revision = self._read_revision()
 
     @classmethod
     def from_settings(cls, db: apsw.Connection, settings: Settings, reload: Callable[[], None]) -> KeyAuth:
-        return cls(db, api_key_secret(settings.api_key_secret, settings.data_path), reload)
+        return cls(
+            db,
+            api_key_secret(settings.api_key_secret, settings.data_path),
+            reload,
+            commit_signal(settings.data_path / DB_FILE),
+        )
 
     def _read_data_version(self) -> int:
         row = self.db.execute("PRAGMA data_version").fetchone()
@@ -44,6 +64,14 @@ class KeyAuth:
 
     def ensure_fresh(self) -> bool:
         """Reloads the catalog when another connection changed `api_keys`; True when it did."""
+        commits = self._commits
+        if commits is not None:
+            # Read before SQLite is asked: a commit landing after the check moves it again.
+            seen = commits.read()
+            now = time.monotonic()
+            if seen == self._seen_commits and now < self._look_by:
+                return False
+            self._seen_commits, self._look_by = seen, now + BACKSTOP
         version = self._read_data_version()
         if version == self._data_version:
             return False

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import apsw
 
+from omniroute.store.commit_signal import signal_commits
+
 DB_FILE = "omniroute.sqlite"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -24,6 +26,8 @@ def connect(path: Path, *, readonly: bool = False) -> apsw.Connection:
     conn.set_busy_timeout(5000)
     if not readonly:
         conn.execute("PRAGMA journal_mode=WAL")
+        if str(path) not in ("", ":memory:"):
+            signal_commits(conn, path)
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("PRAGMA foreign_keys=ON")
     return conn
