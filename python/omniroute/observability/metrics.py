@@ -143,6 +143,9 @@ class Metrics:
         self._calls: deque[_FinishedCall] = deque()
         self._shapes: dict[tuple[Any, ...], _Shape] = {}
         self._shapes_catalog: object | None = None
+        #: Calls started and upstream attempts (provider, outcome) not counted yet.
+        self._started: deque[None] = deque()
+        self._attempts: deque[tuple[str, str]] = deque()
         self._flush_timer: asyncio.TimerHandle | None = None
         self.multiproc_dir: Path | None = metrics_multiproc.multiproc_dir() if self.enabled else None
         if self.multiproc_dir is not None:
@@ -349,7 +352,7 @@ class Metrics:
         if timing is not None:
             timing.route = route
         if self.enabled:
-            self._batch.inc(self.in_flight, ())
+            self._started.append(None)
             self._arm_flush()
 
     def note_error(self, exc: BaseException) -> None:
@@ -368,8 +371,7 @@ class Metrics:
 
     def upstream_attempt(self, provider: str, outcome: str) -> None:
         if self.enabled:
-            with _Guard("attempt"):
-                self._batch.inc(self.upstream_attempts, (provider, outcome))
+            self._attempts.append((provider, outcome))
 
     def fallback(self, source: Target, target: Target, reason: str | None) -> None:
         """The plan moved from target `source` to `target` (labels `provider_id/model`)."""
@@ -440,6 +442,22 @@ class Metrics:
             )  # fmt: skip
         return shape
 
+    def _count_queued(self) -> None:
+        """Calls started and upstream attempts, summed into the batch."""
+        started, attempts = self._started, self._attempts
+        count = 0
+        while started:
+            started.popleft()
+            count += 1
+        if count:
+            self._batch.inc(self.in_flight, (), float(count))
+        tally: dict[tuple[str, str], int] = {}
+        while attempts:
+            key = attempts.popleft()
+            tally[key] = tally.get(key, 0) + 1
+        for labels, amount in tally.items():
+            self._batch.inc(self.upstream_attempts, labels, float(amount))
+
     def _count_calls(self, calls: deque[_FinishedCall]) -> None:
         """Sums the queued calls per shape, then hands each shape's sums to the batch once."""
         sums: dict[_Shape, _ShapeSums] = {}
@@ -471,7 +489,7 @@ class Metrics:
                     batch.observe_counts(metric, labels, hist.counts, hist.total)
 
     def _arm_flush(self) -> None:
-        if self._flush_timer is None and (self._batch.dirty or self._calls):
+        if self._flush_timer is None and (self._batch.dirty or self._calls or self._started):
             try:
                 loop = asyncio.get_running_loop()
             except RuntimeError:  # no event loop (a direct caller): apply at once
@@ -485,6 +503,7 @@ class Metrics:
 
     def flush(self) -> None:
         """Applies pending updates to the series (shared files in multiprocess mode)."""
+        self._count_queued()
         if self._calls:
             self._count_calls(self._calls)
         with _Guard("flush"):

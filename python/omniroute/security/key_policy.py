@@ -66,6 +66,10 @@ class KeyLimits(msgspec.Struct, frozen=True, kw_only=True):
         return any(v is not None and v > 0 for v in (self.rpm, self.tpm, self.max_concurrent))
 
 
+#: Key rows whose limits `KeyPolicy` keeps worked out (emptied when full).
+_LIMITS_MEMO = 4096
+
+
 def _positive_int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
@@ -204,19 +208,33 @@ class KeyPolicy:
         self._states: dict[str, _KeyState] = {}
         #: (key id, period) -> the period start last warned about, so the log says it once.
         self._warned: dict[tuple[str, str], str] = {}
+        self._limits: dict[int, tuple[ApiKeyRow, tuple[KeyLimits, list[tuple[str, float]], bool]]] = {}
 
     async def admit(self, key: ApiKeyRow | None, *, dialect: str, estimated_tokens: int) -> Admission:
         """Raises GatewayError (429 with retry-after) when the key is over a limit or budget."""
         if key is None:
             return FREE_ADMISSION
-        limits = key_limits(key)
-        budgets = limits.budgets()
-        if not budgets and not limits.counted:
+        limits, budgets, counted = self._limits_of(key)
+        if not budgets and not counted:
             return FREE_ADMISSION
         headers: tuple[tuple[str, str], ...] = ()
         if budgets:
             headers = await self._check_budgets(key, limits, budgets)
         return self._count(key, limits, max(estimated_tokens, 0), headers)
+
+    def _limits_of(self, key: ApiKeyRow) -> tuple[KeyLimits, list[tuple[str, float]], bool]:
+        """A key row's limits, budgets and whether it is counted, worked out once per row object
+        (rows are immutable; a changed key arrives as a new row with the reloaded catalog)."""
+        cached = self._limits.get(id(key))
+        if cached is not None and cached[0] is key:
+            return cached[1]
+        limits = key_limits(key)
+        found = (limits, limits.budgets(), limits.counted)
+        if len(self._limits) >= _LIMITS_MEMO:
+            self._limits.clear()
+        # The row is kept with its entry, so its id cannot be reused while the entry exists.
+        self._limits[id(key)] = (key, found)
+        return found
 
     def spent(self, api_key_id: str, now: float | None = None) -> dict[str, float]:
         """USD spent per budget period as this process knows it (without refreshing)."""
