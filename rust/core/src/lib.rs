@@ -14,6 +14,7 @@ pub mod ir;
 pub mod json_scan;
 pub mod limits;
 pub mod rewrite;
+pub mod rpc_status;
 pub mod sanitize;
 pub mod sse;
 pub mod stream;
