@@ -34,7 +34,8 @@ from omniroute.api.health import live, make_ready
 from omniroute.api.messages import make_messages
 from omniroute.api.metrics import ROUTE as METRICS_ROUTE
 from omniroute.api.metrics import make_metrics_endpoint
-from omniroute.api.models import ModelsEndpoint
+from omniroute.api.models import ITEM_PREFIX as MODEL_ITEM_PREFIX
+from omniroute.api.models import ModelsEndpoint, make_model_item
 from omniroute.api.responses import ITEM_PREFIX, make_responses
 from omniroute.gateway import Gateway
 from omniroute.http.request import Request
@@ -89,6 +90,7 @@ class App:
         router.add_prefix("GET", MODELS_PREFIX, get_model)
         router.add_prefix("POST", MODELS_PREFIX, model_action)
         router.add("GET", "/v1/models", ModelsEndpoint(runtime, ModelLister()))
+        router.add_prefix("GET", MODEL_ITEM_PREFIX, make_model_item(runtime))
         combos, combo_item, _ = make_combo_api(runtime)
         router.add("GET", "/api/combos", combos)
         router.add("POST", "/api/combos", combos)

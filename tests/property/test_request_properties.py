@@ -1,7 +1,9 @@
 """Properties of request inspection and byte-stable request translation (`omniroute._core`).
 
 Bodies are produced with `json.dumps` under randomly chosen separators and escaping, so the
-exact text of every member is known and can be looked for in the translated output.
+exact text of every member is known and can be looked for in the translated output. The
+structure checks of messages, tools and the like have their own properties
+(test_request_shapes.py); here their oracle, `structure_ok`, says which bodies pass them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from omniroute import _core
+from tests.support.request_shapes import structure_ok
 
 U64_MAX = 2**64 - 1
 I64_MIN = -(2**63)
@@ -56,13 +59,22 @@ byte_soup = st.binary(max_size=200) | st.lists(json_tokens, max_size=40).map(b""
 
 # Top-level members the core parses (a wrong type there is a client error).
 TYPED_KEYS = ("model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens")
+# Members whose structure the core checks.
+STRUCTURED_KEYS = ("tools", "functions", "tool_choice", "stop", "response_format")
 # Members the core reads without ever rejecting them.
-READ_KEYS = ("temperature", "tools", "functions")
-extra_keys = st.text(max_size=10).filter(lambda k: k not in TYPED_KEYS + READ_KEYS)
-messages = st.lists(
-    st.fixed_dictionaries({"role": st.sampled_from(["system", "user", "assistant"]), "content": st.text()})
-    | json_values,
-    max_size=3,
+READ_KEYS = ("temperature",)
+extra_keys = st.text(max_size=10).filter(lambda k: k not in TYPED_KEYS + STRUCTURED_KEYS + READ_KEYS)
+valid_message = st.fixed_dictionaries(
+    {"role": st.sampled_from(["system", "user", "assistant"]), "content": st.text()}
+)
+valid_messages = st.lists(valid_message, max_size=3)
+messages = st.lists(valid_message | json_values, max_size=3)
+valid_tools = st.lists(
+    st.fixed_dictionaries(
+        {"type": st.just("function"), "function": st.fixed_dictionaries({"name": st.text(max_size=8)})},
+        optional={"x": json_values},
+    ),
+    max_size=2,
 )
 # stream_options is the one member the core re-serialises (when it forces include_usage); its
 # numbers must survive exactly (float_roundtrip), pinned by test_rewritten_stream_options_keep_float_values.
@@ -108,14 +120,14 @@ def encoded(draw: st.DrawFn, objects: st.SearchStrategy[Any]) -> Body:
 @st.composite
 def chat_objects(draw: st.DrawFn) -> dict[str, Any]:
     """Valid OpenAI chat bodies: string model, messages array, well-typed optional fields."""
-    members: dict[str, Any] = {"model": draw(st.text()), "messages": draw(messages)}
+    members: dict[str, Any] = {"model": draw(st.text()), "messages": draw(valid_messages)}
     optional = {
         "stream": st.none() | st.booleans(),
         "stream_options": stream_options,
         "max_tokens": max_tokens,
         "max_completion_tokens": max_tokens,
         "temperature": st.none() | json_ints | st.floats(-2, 2) | st.just(0) | st.just(-0.0),
-        "tools": st.lists(json_values, max_size=2),
+        "tools": valid_tools,
     }
     for key, strategy in optional.items():
         value = draw(st.just(UNSET) | strategy)
@@ -128,7 +140,7 @@ def chat_objects(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def loose_objects(draw: st.DrawFn) -> dict[str, Any]:
     """Objects whose typed members may or may not have the right type."""
-    keys = st.sampled_from(TYPED_KEYS + READ_KEYS) | st.text(max_size=6)
+    keys = st.sampled_from(TYPED_KEYS + STRUCTURED_KEYS + READ_KEYS) | st.text(max_size=6)
     members = draw(st.dictionaries(keys, json_values, max_size=6))
     for key in draw(st.lists(st.sampled_from(TYPED_KEYS), unique=True)):
         members[key] = draw(
@@ -185,16 +197,30 @@ def test_arbitrary_json_never_crashes(body: Body, model: str | None, force: bool
 
 
 def test_deep_nesting_neither_crashes_nor_changes_the_body() -> None:
-    # Skipping over a member is iterative in serde_json, so depth is no stack risk; the core
-    # accepts the body and forwards the nested member untouched.
+    # Skipping over a member is iterative in serde_json and the structure checks descend only
+    # as deep as their tables, so depth is no stack risk: nesting where nothing is checked
+    # (unknown members, a tool's parameters, a message's unknown members) passes untouched.
     for depth in (200, 1_000_000):
         nested = b"[" * depth + b"]" * depth
-        body = b'{"model":"m","messages":' + nested + b',"stream":true,"x_deep":' + nested + b"}"
+        message = b'{"role":"user","content":"hi","x_deep":' + nested + b"}"
+        tool = b'{"type":"function","function":{"name":"f","parameters":{"x":' + nested + b"}}}"
+        body = (
+            b'{"model":"m","messages":['
+            + message
+            + b'],"tools":['
+            + tool
+            + b'],"stream":true,"x_deep":'
+            + nested
+            + b"}"
+        )
         assert _core.inspect_request(body, "openai").model == "m"
         out = _core.translate_request(body, "openai", "openai", model="x")
         assert out == body.replace(b'"m"', b'"x"', 1)
         with pytest.raises(_core.InvalidRequestError):
             _core.inspect_request(body[:-1], "openai")
+        # Nesting where a message belongs is refused, not walked.
+        with pytest.raises(_core.InvalidRequestError, match=r"'messages\[0\]' must be an object"):
+            _core.inspect_request(b'{"model":"m","messages":[' + nested + b"]}", "openai")
 
 
 def is_u64(value: Any) -> bool:
@@ -207,7 +233,7 @@ def test_inspect_accepts_exactly_the_well_typed_bodies(body: Body) -> None:
     obj = body.obj
     mct, mt = obj.get("max_completion_tokens"), obj.get("max_tokens")
     well_typed = (
-        isinstance(obj.get("messages"), list)
+        structure_ok(obj, "openai")
         and (isinstance(obj.get("model"), str) or "model" not in obj)
         and obj.get("stream") in (None, True, False)
         and (mct is None or is_u64(mct))

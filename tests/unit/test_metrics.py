@@ -392,6 +392,7 @@ def test_thousands_of_junk_models_make_one_series() -> None:
 def test_route_labels_are_templates() -> None:
     assert m.route_label("/v1/chat/completions") == "/v1/chat/completions"
     assert m.route_label("/v1/responses/resp_123") == "/v1/responses/{id}"
+    assert m.route_label("/v1/models/openai/gpt-4o") == "/v1/models/{id}"
     assert (
         m.route_label("/v1/providers/openai/chat/completions") == "/v1/providers/{provider}/chat/completions"
     )

@@ -1,6 +1,6 @@
-"""Gemini surface under `/v1beta`: model list, `:generateContent`, `:streamGenerateContent?alt=sse`,
-`:countTokens`. The model in the path may carry a provider prefix
-(`/v1beta/models/{provider}/{model}:generateContent`).
+"""Gemini surface under `/v1beta`: model list, one model (or a 404 `NOT_FOUND` when the name does
+not resolve), `:generateContent`, `:streamGenerateContent?alt=sse`, `:countTokens`. The model in
+the path may carry a provider prefix (`/v1beta/models/{provider}/{model}:generateContent`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from omniroute.errors import GatewayError
 from omniroute.gateway import CallSpec, Gateway
 from omniroute.http.request import Request
 from omniroute.http.routes import Handler
+from omniroute.routing.lookup import lookup_model
 from omniroute.security.auth import authenticate
 
 MODELS_PREFIX = "/v1beta/models/"
@@ -49,13 +50,14 @@ def make_gemini(gateway: Gateway) -> tuple[Handler, Handler, Handler]:
         req.respond(200, msgspec.json.encode({"models": models}))
 
     async def get_model(req: Request) -> None:
-        name = req.path.removeprefix(MODELS_PREFIX)
+        name = req.path.removeprefix(MODELS_PREFIX).removeprefix("models/")
         try:
             authenticate(req, rt, required=rt.settings.require_api_key)
+            entry = lookup_model(rt.catalog, name)
         except GatewayError as exc:
             gateway.answer_error(req, "gemini", exc)
             return
-        req.respond(200, msgspec.json.encode(_model_entry(name, "omniroute")))
+        req.respond(200, msgspec.json.encode(_model_entry(entry.name, entry.owned_by)))
 
     async def model_action(req: Request) -> None:
         model, colon, action = req.path.removeprefix(MODELS_PREFIX).rpartition(":")

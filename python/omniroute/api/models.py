@@ -1,4 +1,6 @@
-"""`GET /v1/models`: every model of the connected providers and nodes, as `alias/model`."""
+"""`GET /v1/models`: every model of the connected providers and nodes, as `alias/model`; and
+`GET /v1/models/{id}`: one model, or a 404, in the OpenAI shape, or in the Anthropic one for a
+client that says `anthropic-version` (both SDKs call this path)."""
 
 from __future__ import annotations
 
@@ -6,10 +8,17 @@ import msgspec
 
 from omniroute import _core
 from omniroute.errors import GatewayError
+from omniroute.gateway import Gateway
 from omniroute.http.request import Request
+from omniroute.http.routes import Handler
 from omniroute.providers.model_lists import ModelLister
+from omniroute.routing.lookup import lookup_model
 from omniroute.runtime import Runtime
 from omniroute.security.auth import authenticate
+
+ITEM_PREFIX = "/v1/models/"
+#: Anthropic's `created_at` is an RFC 3339 time; the gateway knows none for its models.
+EPOCH = "1970-01-01T00:00:00Z"
 
 
 class ModelsEndpoint:
@@ -43,3 +52,23 @@ class ModelsEndpoint:
             {"id": alias, "object": "model", "created": 0, "owned_by": "alias"} for alias in catalog.aliases
         )
         req.respond(200, msgspec.json.encode({"object": "list", "data": data}))
+
+
+def make_model_item(runtime: Runtime) -> Handler:
+    async def get_model(req: Request) -> None:
+        dialect = "anthropic" if req.header("anthropic-version") else "openai"
+        name = req.path.removeprefix(ITEM_PREFIX)
+        try:
+            authenticate(req, runtime, required=runtime.settings.require_api_key)
+            entry = lookup_model(runtime.catalog, name)
+        except GatewayError as exc:
+            Gateway.answer_error(req, dialect, exc)
+            return
+        body: dict[str, object]
+        if dialect == "anthropic":
+            body = {"type": "model", "id": entry.name, "display_name": entry.name, "created_at": EPOCH}
+        else:
+            body = {"id": entry.name, "object": "model", "created": 0, "owned_by": entry.owned_by}
+        req.respond(200, msgspec.json.encode(body))
+
+    return get_model

@@ -33,6 +33,8 @@ def route_label(path: str) -> str:
         return path
     if path.startswith("/v1/responses/"):
         return "/v1/responses/{id}"
+    if path.startswith("/v1/models/"):
+        return "/v1/models/{id}"
     if path.startswith("/v1/providers/") and path.endswith("/chat/completions"):
         return "/v1/providers/{provider}/chat/completions"
     if path.startswith("/v1beta/models/"):

@@ -60,9 +60,16 @@ def _target(catalog: Catalog, spec: ProviderSpec, model: str) -> Target:
 
 
 def resolve_model(
-    catalog: Catalog, model: str, *, pinned_provider: str | None = None, hops: int = 0
+    catalog: Catalog,
+    model: str,
+    *,
+    pinned_provider: str | None = None,
+    hops: int = 0,
+    lone_provider: bool = True,
 ) -> Target:
-    """One model string -> one provider target (combos are expanded by `routing.plan`)."""
+    """One model string -> one provider target (combos are expanded by `routing.plan`).
+    `lone_provider=False` leaves out the last resort (a bare name no provider lists goes to the
+    only connected one): a lookup asks what the gateway knows, not where a guess would go."""
     check_model_string(model)
     if pinned_provider is not None:
         spec = catalog.providers.get(pinned_provider) or BY_NAME.get(pinned_provider)
@@ -74,7 +81,7 @@ def resolve_model(
         return _target(catalog, spec, model)
     alias = catalog.aliases.get(model)
     if alias is not None and hops < MAX_ALIAS_HOPS:
-        return resolve_model(catalog, alias, hops=hops + 1)
+        return resolve_model(catalog, alias, hops=hops + 1, lone_provider=lone_provider)
     prefix, slash, rest = model.partition("/")
     if slash:
         spec = catalog.providers.get(prefix) or BY_NAME.get(prefix)
@@ -86,11 +93,11 @@ def resolve_model(
             return _target(catalog, spec, rest)
     wildcard = catalog.wildcards.match(model) if len(catalog.wildcards) else None
     if wildcard is not None and wildcard != model and hops < MAX_ALIAS_HOPS:
-        return resolve_model(catalog, wildcard, hops=hops + 1)
-    return _resolve_bare(catalog, model)
+        return resolve_model(catalog, wildcard, hops=hops + 1, lone_provider=lone_provider)
+    return _resolve_bare(catalog, model, lone_provider=lone_provider)
 
 
-def _resolve_bare(catalog: Catalog, model: str) -> Target:
+def _resolve_bare(catalog: Catalog, model: str, *, lone_provider: bool) -> Target:
     owners = [pid for pid in catalog.accounts if model in catalog.provider_models(pid)]
     if len(owners) == 1:
         spec = catalog.accounts[owners[0]][0].provider
@@ -102,7 +109,7 @@ def _resolve_bare(catalog: Catalog, model: str) -> Target:
             param="model",
             code="ambiguous_model",
         )
-    if len(catalog.accounts) == 1:
+    if lone_provider and len(catalog.accounts) == 1:
         only = next(iter(catalog.accounts.values()))
         return _target(catalog, only[0].provider, model)
     raise GatewayError(

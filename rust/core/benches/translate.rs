@@ -1,4 +1,5 @@
-//! Request translation throughput (passthrough and through the IR) and the token estimate.
+//! Request translation throughput (passthrough and through the IR), the token estimate, and
+//! request inspection with its structure checks against the bare scan (the reference).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -6,6 +7,8 @@ mod common;
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use omniroute_core::inspect::inspect_request;
+use omniroute_core::json_scan::scan_object;
 use omniroute_core::tokens::estimate_request_tokens;
 use omniroute_core::translate::{translate_request, UpstreamOptions};
 use omniroute_core::Dialect;
@@ -107,5 +110,22 @@ fn tokens(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, requests, tokens);
+fn inspect(c: &mut Criterion) {
+    let cases = [
+        ("openai_20_messages", common::openai_chat_body(None), Dialect::OpenAi),
+        ("openai_20_messages_1MiB_image", common::openai_chat_body(Some(IMAGE_B64_LEN)), Dialect::OpenAi),
+        ("anthropic_20_messages", common::anthropic_body(), Dialect::Anthropic),
+    ];
+    let mut group = c.benchmark_group("inspect_request");
+    for (name, body, dialect) in &cases {
+        assert!(inspect_request(body, *dialect).unwrap().model.is_some(), "{name}");
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        group.bench_function(*name, |b| b.iter(|| inspect_request(black_box(body), *dialect).unwrap()));
+        // The same bytes scanned without structure checks: what the checks add is the difference.
+        group.bench_function(format!("{name}_scan_only"), |b| b.iter(|| scan_object(black_box(body)).unwrap()));
+    }
+    group.finish();
+}
+
+criterion_group!(benches, requests, tokens, inspect);
 criterion_main!(benches);

@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use crate::dialect::Dialect;
+use crate::rpc_status;
 use crate::sse::encode_event;
 
 /// OpenAI `error.type` for an HTTP status.
@@ -33,21 +34,15 @@ fn anthropic_type(status: u16) -> &'static str {
     }
 }
 
-/// Google RPC status name for an HTTP status.
-fn gemini_status(status: u16) -> &'static str {
-    match status {
-        400 | 413 | 422 => "INVALID_ARGUMENT",
-        401 => "UNAUTHENTICATED",
-        403 => "PERMISSION_DENIED",
-        404 => "NOT_FOUND",
-        409 => "ABORTED",
-        429 => "RESOURCE_EXHAUSTED",
-        499 => "CANCELLED",
-        501 => "UNIMPLEMENTED",
-        503 | 529 => "UNAVAILABLE",
-        504 => "DEADLINE_EXCEEDED",
-        _ => "INTERNAL",
-    }
+/// Gemini `error.status`: the upstream's own status name when it came with the error (in
+/// `error_type` from a stream, in `code` from a relayed body) and fits the status, else the
+/// name for the HTTP status.
+fn gemini_status(e: &ErrorSpec<'_>) -> &'static str {
+    [e.error_type, e.code]
+        .into_iter()
+        .flatten()
+        .find_map(|name| rpc_status::matching(e.status, name))
+        .unwrap_or_else(|| rpc_status::for_http(e.status))
 }
 
 /// Fields of one error, shared by every dialect's shape.
@@ -55,7 +50,8 @@ fn gemini_status(status: u16) -> &'static str {
 pub struct ErrorSpec<'a> {
     pub status: u16,
     pub message: &'a str,
-    /// Overrides the status-derived type (OpenAI `type`, Anthropic `error.type`).
+    /// Overrides the status-derived type (OpenAI `type`, Anthropic `error.type`; Gemini
+    /// `error.status` when it is a status name that fits `status`).
     pub error_type: Option<&'a str>,
     pub code: Option<&'a str>,
     pub param: Option<&'a str>,
@@ -78,7 +74,7 @@ fn error_value(dialect: Dialect, e: &ErrorSpec<'_>) -> Value {
             "request_id": e.request_id,
         }),
         Dialect::Gemini => json!({
-            "error": {"code": e.status, "message": e.message, "status": gemini_status(e.status)}
+            "error": {"code": e.status, "message": e.message, "status": gemini_status(e)}
         }),
     }
 }
@@ -142,6 +138,18 @@ mod tests {
             parse(&error_body(Dialect::Gemini, &e)),
             json!({"error":{"code":529,"message":"busy","status":"UNAVAILABLE"}})
         );
+    }
+
+    #[test]
+    fn gemini_status_follows_the_http_status_or_the_upstreams_own_name() {
+        let status_of = |e: ErrorSpec<'_>| parse(&error_body(Dialect::Gemini, &e))["error"]["status"].clone();
+        let e = |status| ErrorSpec { status, message: "x", ..Default::default() };
+        assert_eq!(status_of(e(405)), json!("UNIMPLEMENTED"));
+        assert_eq!(status_of(e(502)), json!("UNAVAILABLE"));
+        assert_eq!(status_of(ErrorSpec { code: Some("FAILED_PRECONDITION"), ..e(400) }), json!("FAILED_PRECONDITION"));
+        assert_eq!(status_of(ErrorSpec { error_type: Some("ALREADY_EXISTS"), ..e(409) }), json!("ALREADY_EXISTS"));
+        assert_eq!(status_of(ErrorSpec { code: Some("NOT_FOUND"), ..e(500) }), json!("INTERNAL"));
+        assert_eq!(status_of(ErrorSpec { code: Some("model_not_found"), ..e(404) }), json!("NOT_FOUND"));
     }
 
     #[test]

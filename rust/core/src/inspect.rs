@@ -1,10 +1,12 @@
-//! The few request fields Python acts on, read without building a full document tree.
+//! The few request fields Python acts on, read without building a full document tree, and the
+//! body's structure checked in the same pass (`request_shapes`).
 
 use serde_json::Value;
 
 use crate::dialect::Dialect;
 use crate::error::{CoreError, CoreResult};
-use crate::json_scan::{scan_object, JsonObject};
+use crate::json_scan::{scan_object_with, JsonObject};
+use crate::request_shapes::request_shape;
 
 /// What the gateway needs to know about a client request to route and account for it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -18,14 +20,6 @@ pub struct RequestInfo {
     pub has_tools: bool,
     /// The body explicitly sets `temperature` to 0 (used by the response cache).
     pub temperature_zero: bool,
-}
-
-fn require_array(obj: &JsonObject<'_>, key: &str) -> CoreResult<()> {
-    match obj.get(key) {
-        None => Err(CoreError::invalid_param(format!("'{key}' is a required property"), key)),
-        Some(m) if m.raw.starts_with('[') => Ok(()),
-        Some(_) => Err(CoreError::invalid_param(format!("'{key}' must be an array"), key)),
-    }
 }
 
 fn model_field(obj: &JsonObject<'_>) -> CoreResult<Option<String>> {
@@ -47,14 +41,14 @@ fn temperature_zero(obj: &JsonObject<'_>) -> bool {
 }
 
 /// Inspects a client body of the given dialect. Validates that it is a JSON object whose
-/// routing-relevant fields have the right types; everything else is left for the upstream.
+/// routing-relevant fields have the right types and whose messages (contents, tools...) have
+/// the dialect's structure; everything else is left for the upstream.
 pub fn inspect_request(body: &[u8], dialect: Dialect) -> CoreResult<RequestInfo> {
-    let obj = scan_object(body)?;
+    let obj = scan_object_with(body, request_shape(dialect))?;
     let stream = obj.parse_field::<bool>("stream")?.unwrap_or(false);
     let mut info = RequestInfo { model: model_field(&obj)?, stream, ..Default::default() };
     match dialect {
         Dialect::OpenAi => {
-            require_array(&obj, "messages")?;
             let stream_options = obj.parse_field::<Option<serde_json::Map<String, Value>>>("stream_options")?;
             info.include_usage =
                 stream_options.flatten().and_then(|o| o.get("include_usage").and_then(Value::as_bool)).unwrap_or(false);
@@ -64,7 +58,6 @@ pub fn inspect_request(body: &[u8], dialect: Dialect) -> CoreResult<RequestInfo>
             info.has_tools = tools_present(&obj, "tools") || tools_present(&obj, "functions");
         }
         Dialect::Anthropic => {
-            require_array(&obj, "messages")?;
             info.max_tokens = obj.parse_field::<u64>("max_tokens")?;
             info.has_tools = tools_present(&obj, "tools");
         }
@@ -73,7 +66,6 @@ pub fn inspect_request(body: &[u8], dialect: Dialect) -> CoreResult<RequestInfo>
             info.has_tools = tools_present(&obj, "tools");
         }
         Dialect::Gemini => {
-            require_array(&obj, "contents")?;
             info.has_tools = tools_present(&obj, "tools");
             info.max_tokens = obj
                 .get("generationConfig")
@@ -94,7 +86,7 @@ mod tests {
     #[test]
     fn reads_openai_fields() {
         let body = br#"{"model":"openai/gpt-4o","messages":[],"stream":true,
-            "stream_options":{"include_usage":true},"max_tokens":64,"tools":[{"type":"function"}],"temperature":0}"#;
+            "stream_options":{"include_usage":true},"max_tokens":64,"tools":[{"type":"function","function":{"name":"f"}}],"temperature":0}"#;
         let info = inspect_request(body, Dialect::OpenAi).unwrap();
         assert_eq!(info.model.as_deref(), Some("openai/gpt-4o"));
         assert!(info.stream && info.include_usage && info.has_tools && info.temperature_zero);

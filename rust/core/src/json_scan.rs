@@ -3,18 +3,22 @@
 //! The gateway forwards client bodies byte-stable: it looks at a handful of top-level fields
 //! and rewrites fewer still, and every other byte must reach the upstream untouched. This
 //! scanner validates the whole document (serde_json checks each value) and returns the byte
-//! spans of each member so that `rewrite` can splice without re-serialising anything.
+//! spans of each member so that `rewrite` can splice without re-serialising anything. Its
+//! object and array walkers also carry the structure checks of `shape` through nested values.
+
+use std::borrow::Cow;
 
 use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
 use crate::error::{CoreError, CoreResult};
+use crate::shape::{check_object, Object, Path};
 
 /// One `"key": value` member of the top-level object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member<'a> {
     /// The key, unescaped.
-    pub key: std::borrow::Cow<'a, str>,
+    pub key: Cow<'a, str>,
     /// Offset of the key's opening quote.
     pub start: usize,
     /// Span of the value's text.
@@ -50,7 +54,7 @@ impl<'a> JsonObject<'a> {
     }
 }
 
-fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
+pub(crate) fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
     while let Some(b) = bytes.get(pos) {
         if matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
             pos += 1;
@@ -61,8 +65,31 @@ fn skip_ws(bytes: &[u8], mut pos: usize) -> usize {
     pos
 }
 
+/// Strings this long or shorter are measured here; longer ones by serde_json, whose skipping
+/// is faster over long text but costs a reader set-up per call.
+const SHORT_STRING: usize = 64;
+
+/// End of the short, escape-free JSON string whose opening quote is at `start` (object keys,
+/// roles, types, ids: most of the strings the structure checks step over). `None` for a longer
+/// string or one holding a backslash or a control character: serde_json measures those (and
+/// words their errors).
+fn short_string_end(bytes: &[u8], start: usize) -> Option<usize> {
+    if bytes.get(start) != Some(&b'"') {
+        return None;
+    }
+    let body = bytes.get(start + 1..)?;
+    let body = body.get(..SHORT_STRING).unwrap_or(body);
+    match body.iter().position(|&b| b == b'"' || b == b'\\' || b < 0x20) {
+        Some(len) if body.get(len) == Some(&b'"') => Some(start + 1 + len + 1),
+        _ => None,
+    }
+}
+
 /// Length of the value that starts at `text[start..]`, validated by serde_json.
-fn value_len(text: &str, start: usize) -> CoreResult<usize> {
+pub(crate) fn value_len(text: &str, start: usize) -> CoreResult<usize> {
+    if let Some(end) = short_string_end(text.as_bytes(), start) {
+        return Ok(end - start);
+    }
     let rest = text.get(start..).ok_or_else(|| CoreError::invalid("truncated JSON"))?;
     let mut stream = serde_json::Deserializer::from_str(rest).into_iter::<IgnoredAny>();
     match stream.next() {
@@ -72,13 +99,90 @@ fn value_len(text: &str, start: usize) -> CoreResult<usize> {
     }
 }
 
+/// The unescaped text of the JSON string literal `raw` (quotes included).
+pub(crate) fn string_text(raw: &str) -> CoreResult<Cow<'_, str>> {
+    match raw.get(1..raw.len().saturating_sub(1)) {
+        Some(inner) if raw.len() >= 2 && !inner.contains('\\') => Ok(inner.into()),
+        _ => serde_json::from_str::<String>(raw)
+            .map(Cow::Owned)
+            .map_err(|e| CoreError::invalid(format!("invalid JSON: {e}"))),
+    }
+}
+
+/// Walks the object whose `{` is at `open`. `member(key, key_start, value_start)` checks or
+/// skips each value and returns where it ends. Returns the offset of the closing `}`.
+pub(crate) fn walk_object<'a>(
+    text: &'a str,
+    open: usize,
+    mut member: impl FnMut(Cow<'a, str>, usize, usize) -> CoreResult<usize>,
+) -> CoreResult<usize> {
+    let bytes = text.as_bytes();
+    let mut pos = skip_ws(bytes, open + 1);
+    if bytes.get(pos) == Some(&b'}') {
+        return Ok(pos);
+    }
+    loop {
+        if bytes.get(pos) != Some(&b'"') {
+            return Err(CoreError::invalid("invalid JSON: object key expected"));
+        }
+        let start = pos;
+        let (key, key_end) = match short_string_end(bytes, pos) {
+            Some(end) => (Cow::Borrowed(text.get(pos + 1..end - 1).unwrap_or_default()), end),
+            None => {
+                let end = pos + value_len(text, pos)?;
+                (string_text(text.get(pos..end).unwrap_or_default())?, end)
+            }
+        };
+        pos = skip_ws(bytes, key_end);
+        if bytes.get(pos) != Some(&b':') {
+            return Err(CoreError::invalid("invalid JSON: ':' expected after object key"));
+        }
+        let value_end = member(key, start, skip_ws(bytes, pos + 1))?;
+        pos = skip_ws(bytes, value_end);
+        match bytes.get(pos) {
+            Some(b',') => pos = skip_ws(bytes, pos + 1),
+            Some(b'}') => return Ok(pos),
+            _ => return Err(CoreError::invalid("invalid JSON: ',' or '}' expected")),
+        }
+    }
+}
+
+/// Walks the array whose `[` is at `open`. `element(index, start)` checks or skips each
+/// element and returns where it ends. Returns the offset of the closing `]`.
+pub(crate) fn walk_array(
+    text: &str,
+    open: usize,
+    mut element: impl FnMut(usize, usize) -> CoreResult<usize>,
+) -> CoreResult<usize> {
+    let bytes = text.as_bytes();
+    let mut pos = skip_ws(bytes, open + 1);
+    if bytes.get(pos) == Some(&b']') {
+        return Ok(pos);
+    }
+    let mut index = 0;
+    loop {
+        pos = skip_ws(bytes, element(index, pos)?);
+        match bytes.get(pos) {
+            Some(b',') => pos = skip_ws(bytes, pos + 1),
+            Some(b']') => return Ok(pos),
+            _ => return Err(CoreError::invalid("invalid JSON: ',' or ']' expected")),
+        }
+        index += 1;
+    }
+}
+
 /// Scans `body`, which must be one JSON object (surrounding whitespace allowed).
 /// Duplicate top-level keys are rejected: two readers could disagree on which one counts.
 pub fn scan_object(body: &[u8]) -> CoreResult<JsonObject<'_>> {
+    scan_object_with(body, &Object::OPEN)
+}
+
+/// `scan_object` that also checks the members `shape` knows, in the same pass.
+pub fn scan_object_with<'a>(body: &'a [u8], shape: &Object) -> CoreResult<JsonObject<'a>> {
     let text = std::str::from_utf8(body)
         .map_err(|e| CoreError::invalid(format!("request body is not valid UTF-8 (byte {})", e.valid_up_to())))?;
     let bytes = text.as_bytes();
-    let mut pos = skip_ws(bytes, 0);
+    let pos = skip_ws(bytes, 0);
     if bytes.get(pos) != Some(&b'{') {
         return Err(CoreError::invalid(if pos >= bytes.len() {
             "request body is empty; a JSON object is required"
@@ -86,43 +190,16 @@ pub fn scan_object(body: &[u8]) -> CoreResult<JsonObject<'_>> {
             "request body must be a JSON object"
         }));
     }
-    pos = skip_ws(bytes, pos + 1);
     let mut members: Vec<Member<'_>> = Vec::new();
-    if bytes.get(pos) == Some(&b'}') {
-        return finish(text, members, pos);
-    }
-    loop {
-        if bytes.get(pos) != Some(&b'"') {
-            return Err(CoreError::invalid("invalid JSON: object key expected"));
-        }
-        let start = pos;
-        let key_len = value_len(text, pos)?;
-        let key_raw = text.get(pos..pos + key_len).unwrap_or_default();
-        let key: std::borrow::Cow<'_, str> = match key_raw.get(1..key_raw.len().saturating_sub(1)) {
-            Some(inner) if !inner.contains('\\') => inner.into(),
-            _ => serde_json::from_str::<String>(key_raw)
-                .map_err(|e| CoreError::invalid(format!("invalid JSON: {e}")))?
-                .into(),
-        };
-        pos = skip_ws(bytes, pos + key_len);
-        if bytes.get(pos) != Some(&b':') {
-            return Err(CoreError::invalid("invalid JSON: ':' expected after object key"));
-        }
-        let value_start = skip_ws(bytes, pos + 1);
-        let len = value_len(text, value_start)?;
-        let value_end = value_start + len;
+    let close = check_object(text, pos, shape, &Path::Root, |key, start, value_start, value_end| {
         if members.iter().any(|m| m.key == key) {
             return Err(CoreError::invalid_param(format!("duplicate field '{key}'"), &key));
         }
         let raw = text.get(value_start..value_end).unwrap_or_default();
         members.push(Member { key, start, value_start, value_end, raw });
-        pos = skip_ws(bytes, value_end);
-        match bytes.get(pos) {
-            Some(b',') => pos = skip_ws(bytes, pos + 1),
-            Some(b'}') => return finish(text, members, pos),
-            _ => return Err(CoreError::invalid("invalid JSON: ',' or '}' expected")),
-        }
-    }
+        Ok(())
+    })?;
+    finish(text, members, close)
 }
 
 fn finish<'a>(text: &'a str, members: Vec<Member<'a>>, close: usize) -> CoreResult<JsonObject<'a>> {
@@ -170,6 +247,45 @@ mod tests {
         assert_eq!(obj.parse_field::<bool>("stream"), Ok(None));
         assert_eq!(obj.parse_field::<u64>("max_tokens"), Ok(None));
         assert!(obj.parse_field::<u64>("n").is_err());
+    }
+
+    /// serde_json's verdict on the string at the start of `text`: where it ends, or None.
+    fn serde_string_end(text: &str) -> Option<usize> {
+        let mut stream = serde_json::Deserializer::from_str(text).into_iter::<IgnoredAny>();
+        stream.next()?.ok().map(|_| stream.byte_offset())
+    }
+
+    #[test]
+    fn strings_end_exactly_where_serde_json_says() {
+        let long = format!("\"{}\" ", "x".repeat(SHORT_STRING));
+        assert_eq!(short_string_end(long.as_bytes(), 0), None);
+        assert_eq!(value_len(&long, 0), Ok(SHORT_STRING + 2));
+        let just_short = format!("\"{}\"", "x".repeat(SHORT_STRING - 1));
+        assert_eq!(short_string_end(just_short.as_bytes(), 0), Some(SHORT_STRING + 1));
+        assert_eq!(short_string_end(b"1, \"x\"", 0), None);
+        // Every string of up to five characters over an alphabet of quotes, escapes, hex digits,
+        // control and multi-byte characters: where the short-string path answers, it agrees
+        // with serde_json, and `value_len` always does.
+        let alphabet = ['"', '\\', 'u', 'n', '0', 'F', 'g', '/', '\n', '\u{1}', 'é', ' '];
+        let mut text = String::new();
+        let mut digits = [0usize; 5];
+        for len in 0..=digits.len() {
+            let count = alphabet.len().pow(u32::try_from(len).unwrap());
+            for mut n in 0..count {
+                text.clear();
+                text.push('"');
+                for d in digits.iter_mut().take(len) {
+                    *d = n % alphabet.len();
+                    n /= alphabet.len();
+                    text.push(alphabet[*d]);
+                }
+                let serde = serde_string_end(&text);
+                if let Some(end) = short_string_end(text.as_bytes(), 0) {
+                    assert_eq!(Some(end), serde, "{text:?}");
+                }
+                assert_eq!(value_len(&text, 0).ok(), serde, "{text:?}");
+            }
+        }
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! omniroute-core: the pure-Rust hot path of the OmniRoute gateway.
 //!
 //! Everything here is CPU-bound work on bytes: SSE framing, HTTP/1.1 response framing, JSON
-//! request inspection and byte-stable rewriting, stream relaying, and error bodies per wire
-//! dialect. No I/O, no clocks, no threads, no pyo3: the binding crate (`rust/py`) is the only
-//! door to Python.
+//! request inspection (with structure checks) and byte-stable rewriting, stream relaying, and
+//! error bodies per wire dialect. No I/O, no clocks, no threads, no pyo3: the binding crate
+//! (`rust/py`) is the only door to Python.
 
 pub mod dialect;
 pub mod error;
@@ -13,8 +13,11 @@ pub mod inspect;
 pub mod ir;
 pub mod json_scan;
 pub mod limits;
+pub mod request_shapes;
 pub mod rewrite;
+pub mod rpc_status;
 pub mod sanitize;
+pub mod shape;
 pub mod sse;
 pub mod stream;
 pub mod tokens;

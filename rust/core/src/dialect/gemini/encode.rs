@@ -11,6 +11,7 @@ use super::{finish_reason, parse_args, write_usage};
 use crate::dialect::{Dialect, EncodeOptions, StreamEncode};
 use crate::error_body::{stream_error_event, ErrorSpec};
 use crate::ir::{merge_usage, BlockKind, StopReason, StreamEvent};
+use crate::rpc_status;
 use crate::sse::encode_event;
 use crate::usage::Usage;
 
@@ -42,19 +43,7 @@ pub struct StreamEncoder {
 
 /// HTTP status for a Google RPC status name (the in-band error body carries both).
 fn http_status(status: Option<&str>) -> u16 {
-    match status.unwrap_or_default() {
-        "INVALID_ARGUMENT" | "FAILED_PRECONDITION" | "OUT_OF_RANGE" => 400,
-        "UNAUTHENTICATED" => 401,
-        "PERMISSION_DENIED" => 403,
-        "NOT_FOUND" => 404,
-        "ABORTED" | "ALREADY_EXISTS" => 409,
-        "RESOURCE_EXHAUSTED" => 429,
-        "CANCELLED" => 499,
-        "UNIMPLEMENTED" => 501,
-        "UNAVAILABLE" => 503,
-        "DEADLINE_EXCEEDED" => 504,
-        _ => 500,
-    }
+    status.and_then(rpc_status::http_status).unwrap_or(500)
 }
 
 impl StreamEncoder {
@@ -203,7 +192,7 @@ impl StreamEncode for StreamEncoder {
             StreamEvent::Finish { reason, .. } => self.reason = Some(reason.clone()),
             StreamEvent::Error { message, error_type } => {
                 let status = http_status(error_type.as_deref());
-                self.error(message, None, status, out);
+                self.error(message, error_type.as_deref(), status, out);
             }
         }
     }
@@ -339,7 +328,7 @@ mod tests {
         assert_eq!(out.len(), after);
         let text = String::from_utf8(out).unwrap();
         assert!(text.ends_with(
-            "data: {\"error\":{\"code\":502,\"message\":\"upstream connection lost\",\"status\":\"INTERNAL\"}}\n\n"
+            "data: {\"error\":{\"code\":502,\"message\":\"upstream connection lost\",\"status\":\"UNAVAILABLE\"}}\n\n"
         ));
 
         let mut encoder = StreamEncoder::new(EncodeOptions::default());
