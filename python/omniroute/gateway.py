@@ -19,8 +19,8 @@ from omniroute.http.request import ClientDisconnectedError, Request
 from omniroute.observability.logging import log_access, now_ms
 from omniroute.observability.request_log import CallTrace
 from omniroute.providers.executor import auth_headers
-from omniroute.routing.catalog import Account
-from omniroute.routing.plan import build_plan
+from omniroute.routing.catalog import Account, Catalog
+from omniroute.routing.plan import Plan, build_plan
 from omniroute.routing.resolve import Target
 from omniroute.runtime import Runtime
 from omniroute.security.auth import authenticate
@@ -109,6 +109,8 @@ class CallSpec:
         self.on_complete = on_complete
 
 
+#: Plain-model plans a gateway keeps (emptied when full, and when the catalog is rebuilt).
+PLAN_MEMO = 4096
 #: Client headers forwarded to Anthropic-dialect upstreams.
 ANTHROPIC_CLIENT_HEADERS = ("anthropic-version", "anthropic-beta")
 
@@ -117,6 +119,10 @@ class Gateway:
     def __init__(self, runtime: Runtime) -> None:
         self.rt = runtime
         self.settings = runtime.settings
+        #: Plans of plain model strings (no combo: nothing in them depends on time or load), per
+        #: catalog: the same few models arrive on every request.
+        self._plans: dict[tuple[str, str | None], Plan] = {}
+        self._plans_catalog: Catalog | None = None
 
     async def handle(self, req: Request, spec: CallSpec) -> None:
         call = CallState()
@@ -189,14 +195,7 @@ class Gateway:
         if model is None:
             raise GatewayError(400, "'model' is a required property", param="model", code="missing_model")
         call.requested_model = model
-        plan = build_plan(
-            catalog,
-            model,
-            pinned_provider=spec.pinned_provider,
-            routing=self.settings.routing,
-            ordering=self.rt.combo_ordering,
-            now=time.monotonic(),
-        )
+        plan = self._plan(catalog, model, spec.pinned_provider)
         call.combo = plan.combo
         attempt = AttemptInput(
             body=body,
@@ -215,6 +214,25 @@ class Gateway:
                 spec.on_complete(result.final_response)
         else:
             call.outcome, call.error = "stream_failed", result.error
+
+    def _plan(self, catalog: Catalog, model: str, pinned_provider: str | None) -> Plan:
+        if catalog is not self._plans_catalog or len(self._plans) >= PLAN_MEMO:
+            self._plans.clear()
+            self._plans_catalog = catalog
+        key = (model, pinned_provider)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = build_plan(
+                catalog,
+                model,
+                pinned_provider=pinned_provider,
+                routing=self.settings.routing,
+                ordering=self.rt.combo_ordering,
+                now=time.monotonic(),
+            )
+            if plan.combo is None:  # a combo's order changes from call to call
+                self._plans[key] = plan
+        return plan
 
     @staticmethod
     def upstream_headers(req: Request, account: Account) -> dict[str, str]:

@@ -235,15 +235,17 @@ def parse_rate_limit_headers(headers: Mapping[str, str], *, wall_now: float) -> 
 
 
 #: Every header `parse_rate_limit_headers` reads (lower case).
-_LIMIT_HEADERS = (
-    "x-ratelimit-remaining-requests",
-    "anthropic-ratelimit-requests-remaining",
-    "x-ratelimit-limit-requests",
-    "anthropic-ratelimit-requests-limit",
-    "x-ratelimit-reset-requests",
-    "anthropic-ratelimit-requests-reset",
-    "retry-after-ms",
-    "retry-after",
+_LIMIT_HEADERS = frozenset(
+    (
+        "x-ratelimit-remaining-requests",
+        "anthropic-ratelimit-requests-remaining",
+        "x-ratelimit-limit-requests",
+        "anthropic-ratelimit-requests-limit",
+        "x-ratelimit-reset-requests",
+        "anthropic-ratelimit-requests-reset",
+        "retry-after-ms",
+        "retry-after",
+    )
 )
 _NOTHING_LEARNED = LearnedLimits()
 
@@ -378,7 +380,8 @@ class OutboundLimits:
         """Applies an upstream response's rate-limit headers to `key`; returns what was read."""
         # Most answers carry none (or the upstream never sends them): skip the parse. The
         # client's header names are lower-case; a mixed-case mapping takes the full path.
-        if not any(name in headers for name in _LIMIT_HEADERS) and all(name.islower() for name in headers):
+        names = headers.keys()
+        if _LIMIT_HEADERS.isdisjoint(names) and all(name.islower() for name in names):
             return _NOTHING_LEARNED
         learned = parse_rate_limit_headers(headers, wall_now=self._wall_clock())
         self.learn(key, learned)
