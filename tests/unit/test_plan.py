@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+from types import SimpleNamespace
 
 import pytest
 
 from omniroute.errors import GatewayError
+from omniroute.gateway import Gateway
 from omniroute.providers.pricing import input_price
 from omniroute.routing.catalog import Catalog, build_catalog
 from omniroute.routing.combos import Combo, ComboEntry, ComboOrdering, ComboSettings
@@ -337,3 +339,28 @@ def test_outer_combo_settings_apply_to_nested_targets() -> None:
         combo("inner", "openai/gpt-4o", settings=ComboSettings(max_retries=0)),
     )
     assert plan(cat, "outer").policy.max_retries == 7
+
+
+# ---- the gateway's plan memo ------------------------------------------------------------------
+
+
+def _gateway(ordering: ComboOrdering) -> Gateway:
+    runtime = SimpleNamespace(settings=SimpleNamespace(routing=ROUTING), combo_ordering=ordering)
+    return Gateway(runtime)  # type: ignore[arg-type]
+
+
+def test_plain_model_plans_are_kept_per_catalog_and_combos_are_planned_per_call() -> None:
+    first = catalog(combo("rr", "openai/gpt-4o", "groq/llama", strategy="round-robin"))
+    gateway = _gateway(ComboOrdering(random.Random(0)))
+    plain = gateway._plan(first, "openai/gpt-4o", None)
+    assert gateway._plan(first, "openai/gpt-4o", None) is plain
+    assert gateway._plan(first, "gpt-4o", "openai") is not plain  # the pinned provider is part of the key
+    # Round-robin turns: the memo must not freeze a combo's order.
+    orders = {tuple(labels(gateway._plan(first, "rr", None))) for _ in range(4)}
+    assert len(orders) == 2
+    # A rebuilt catalog (another connection, a changed alias...) is planned afresh.
+    second = catalog(aliases={"fast": "groq/llama"})
+    assert gateway._plan(second, "openai/gpt-4o", None) is not plain
+    assert labels(gateway._plan(second, "fast", None)) == ["groq/llama"]
+    with pytest.raises(GatewayError):
+        gateway._plan(first, "fast", None)  # the alias exists only in the new catalog
