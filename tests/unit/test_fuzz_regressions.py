@@ -178,6 +178,9 @@ def test_gemini_count_url_quotes_the_model() -> None:
         (rb'"\ud83d\ude00\ude00"', True),
         (rb'"\\\ud800"', True),
         (rb'"\ud83d\\ude00"', True),
+        # An escaped backslash between the halves: both are lone (the old regular-expression check
+        # removed the backslashes first and saw a pair).
+        (rb'"\ud83d\\\ude00"', True),
         (rb'"\ud83d\ude00"', False),
         (rb'"\uD83D\uDE00"', False),
         (rb'"\\ud800 is how JSON writes a lone surrogate"', False),

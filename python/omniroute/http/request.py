@@ -10,24 +10,18 @@ from collections.abc import Awaitable, Iterable
 from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
+from omniroute import _core
 from omniroute.errors import GatewayError
 
 T = TypeVar("T")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-_SURROGATE_PAIR = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}")
-_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def has_lone_surrogate(body: bytes) -> bool:
     """JSON text `body` escapes a UTF-16 surrogate without its pair (`"\\ud800"`): no Unicode
     text, refused by the JSON decoders and by the providers, yet forwarded unread by the core's
-    passthrough paths (and unparseable when an upstream echoes it back)."""
-    if b"\\u" not in body:  # one scan settles nearly every body
-        return False
-    if b"\\ud" not in body and b"\\uD" not in body:
-        return False
-    unescaped = body.replace(b"\\\\", b"")  # escaped backslashes, left to right like a JSON parser
-    return _SURROGATE.search(_SURROGATE_PAIR.sub(b"", unescaped)) is not None
+    passthrough paths (and unparseable when an upstream echoes it back). Scanned by the core."""
+    return _core.has_lone_surrogate(body)
 
 
 #: Seconds a call runs before the gateway starts watching for its client to disconnect.

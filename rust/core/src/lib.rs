@@ -20,6 +20,7 @@ pub mod sanitize;
 pub mod shape;
 pub mod sse;
 pub mod stream;
+pub mod surrogates;
 pub mod tokens;
 pub mod translate;
 pub mod usage;

@@ -9,6 +9,7 @@
 
 mod http1;
 mod limits;
+mod surrogates;
 
 use omniroute_core::dialect::EncodeOptions;
 use omniroute_core::error_body::{error_body as core_error_body, stream_error_event, ErrorSpec};
@@ -354,6 +355,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FRAMING_EMPTY", http1::FRAMING_EMPTY)?;
     m.add_function(wrap_pyfunction!(http1::parse_response_head, m)?)?;
     m.add_function(wrap_pyfunction!(inspect_request, m)?)?;
+    m.add_function(wrap_pyfunction!(surrogates::has_lone_surrogate, m)?)?;
     m.add_function(wrap_pyfunction!(translate_request, m)?)?;
     m.add_function(wrap_pyfunction!(translate_response, m)?)?;
     m.add_function(wrap_pyfunction!(error_body, m)?)?;
