@@ -1,8 +1,9 @@
 //! omniroute._core: the thin PyO3 binding over omniroute-core.
 //!
 //! Extract arguments, call the core, map errors; no logic lives here. Bytes cross the
-//! boundary in both directions. Large bodies are copied into owned buffers and processed with
-//! the GIL released, so other Python threads keep running during big translations.
+//! boundary in both directions. Large bodies are processed with the GIL released (borrowed from
+//! their immutable bytes objects, not copied), so other Python threads keep running during big
+//! translations.
 
 // Python-facing functions mirror keyword-only Python signatures, which may be long.
 #![allow(clippy::too_many_arguments)]
@@ -24,6 +25,7 @@ use omniroute_core::{CoreError, Dialect};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::PyBytes;
 
 create_exception!(_core, OmnirouteError, PyException, "Base class of every OmniRoute error.");
@@ -47,10 +49,10 @@ fn dialect(name: &str) -> PyResult<Dialect> {
 }
 
 /// Runs `job` on `body`, without the GIL when the body is large.
-fn with_body<T: Send>(py: Python<'_>, body: &[u8], job: impl Fn(&[u8]) -> T + Send + Sync) -> T {
+fn with_body<T: Send>(py: Python<'_>, body: &PyBackedBytes, job: impl Fn(&[u8]) -> T + Send + Sync) -> T {
     if body.len() >= DETACH_THRESHOLD {
-        let owned = body.to_vec();
-        py.detach(|| job(&owned))
+        // The bytes object is immutable and held by `body`: no copy is needed to let go of the GIL.
+        py.detach(|| job(body))
     } else {
         job(body)
     }
@@ -133,16 +135,16 @@ impl Usage {
 }
 
 #[pyfunction]
-fn inspect_request(py: Python<'_>, body: &[u8], dialect_name: &str) -> PyResult<RequestInfo> {
+fn inspect_request(py: Python<'_>, body: PyBackedBytes, dialect_name: &str) -> PyResult<RequestInfo> {
     let d = dialect(dialect_name)?;
-    with_body(py, body, |b| core_inspect(b, d)).map(RequestInfo::from).map_err(to_py_err)
+    with_body(py, &body, |b| core_inspect(b, d)).map(RequestInfo::from).map_err(to_py_err)
 }
 
 #[pyfunction]
 #[pyo3(signature = (body, client, upstream, *, model=None, force_stream_usage=false, merge_system=false, stream=None))]
 fn translate_request<'py>(
     py: Python<'py>,
-    body: &[u8],
+    body: PyBackedBytes,
     client: &str,
     upstream: &str,
     model: Option<&str>,
@@ -152,7 +154,7 @@ fn translate_request<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let (c, u) = (dialect(client)?, dialect(upstream)?);
     let opts = UpstreamOptions { model, force_stream_usage, merge_system, stream };
-    let out = with_body(py, body, |b| core_translate_request(b, c, u, &opts)).map_err(to_py_err)?;
+    let out = with_body(py, &body, |b| core_translate_request(b, c, u, &opts)).map_err(to_py_err)?;
     Ok(PyBytes::new(py, &out))
 }
 
@@ -164,7 +166,7 @@ fn encode_options(created: u64, response_id: Option<String>, model: Option<Strin
 #[pyo3(signature = (body, upstream, client, *, created=0, response_id=None, model=None))]
 fn translate_response<'py>(
     py: Python<'py>,
-    body: &[u8],
+    body: PyBackedBytes,
     upstream: &str,
     client: &str,
     created: u64,
@@ -173,7 +175,7 @@ fn translate_response<'py>(
 ) -> PyResult<(Bound<'py, PyBytes>, Option<Usage>)> {
     let (u, c) = (dialect(upstream)?, dialect(client)?);
     let opts = encode_options(created, response_id, model);
-    let out = with_body(py, body, |b| core_translate_response(b, u, c, &opts)).map_err(to_py_err)?;
+    let out = with_body(py, &body, |b| core_translate_response(b, u, c, &opts)).map_err(to_py_err)?;
     Ok((PyBytes::new(py, &out.body), out.usage.map(Usage::from)))
 }
 
@@ -317,10 +319,9 @@ impl StreamTranslator {
 
 /// Estimated input tokens of a client request (o200k BPE over the canonical request).
 #[pyfunction]
-fn estimate_tokens(py: Python<'_>, body: &[u8], dialect_name: &str) -> PyResult<u64> {
+fn estimate_tokens(py: Python<'_>, body: PyBackedBytes, dialect_name: &str) -> PyResult<u64> {
     let d = dialect(dialect_name)?;
-    let owned = body.to_vec();
-    py.detach(|| omniroute_core::tokens::estimate_request_tokens(&owned, d)).map_err(to_py_err)
+    py.detach(|| omniroute_core::tokens::estimate_request_tokens(&body, d)).map_err(to_py_err)
 }
 
 /// Bytes that keep an idle stream alive without changing its meaning: Anthropic's `ping`
