@@ -36,11 +36,12 @@ import hashlib
 import json
 import logging
 from collections import Counter, OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import msgspec
 
+from omniroute import _core
 from omniroute.errors import GatewayError
 from omniroute.security.detectors import INJECTION, PII, PII_KINDS, Hit, find_injection
 from omniroute.security.pii import find_pii, redact
@@ -204,31 +205,41 @@ class PromptGuard:
 
     def scan(self, body: bytes, dialect: str) -> GuardResult:
         """Counts per detector (with the current modes' categories), without acting on them."""
-        try:
-            parsed = _decode(body)
-        except _UnreadableError:
-            parsed = None
-        if parsed is None:
-            return GuardResult(injection={}, pii={})
-        return self._scan(parsed, dialect)[0]
+        texts = self._texts(body, dialect)
+        if texts is None:
+            try:
+                parsed = _decode(body)
+            except _UnreadableError:
+                parsed = None
+            if parsed is None:
+                return GuardResult(injection={}, pii={})
+            texts = [(segment[2], segment[3]) for segment in segments(parsed, dialect)]
+        return self._count(texts)[0]
 
-    def _scan(
-        self, parsed: dict[str, Any], dialect: str
-    ) -> tuple[GuardResult, list[tuple[Segment, list[Hit]]]]:
-        found: list[tuple[Segment, list[Hit]]] = []
+    @staticmethod
+    def _texts(body: bytes, dialect: str) -> list[tuple[str, bool]] | None:
+        """The texts to scan, read by the core (one pass, nothing but the texts decoded: an
+        image's base64 is stepped over); None when the core cannot read the body as an object."""
+        if dialect not in _EXTRACTORS:
+            return []
+        return _core.prompt_texts(body, dialect)
+
+    def _count(self, texts: Iterable[tuple[str, bool]]) -> tuple[GuardResult, list[list[Hit]]]:
+        """Counts per detector over `texts`, and the hits of each text (in order)."""
+        hits: list[list[Hit]] = []
         injection: Counter[str] | None = None
         pii: Counter[str] | None = None
-        for segment in segments(parsed, dialect):
-            inj, personal = self._detect(segment[2], segment[3])
+        for text, user in texts:
+            inj, personal = self._detect(text, user)
+            hits.append([*inj, *personal])
             if inj or personal:
                 if injection is None or pii is None:
                     injection, pii = Counter(), Counter()
                 injection.update(h.kind for h in inj)
                 pii.update(h.kind for h in personal)
-                found.append((segment, [*inj, *personal]))
         if injection is None or pii is None:  # the common case: nothing found
-            return GuardResult(injection={}, pii={}), found
-        return GuardResult(injection=dict(injection), pii=dict(pii)), found
+            return GuardResult(injection={}, pii={}), hits
+        return GuardResult(injection=dict(injection), pii=dict(pii)), hits
 
     def _detect(self, text: str, user: bool) -> tuple[list[Hit], list[Hit]]:
         """Injection and PII hits of one text (per the modes), cached for long texts: agents
@@ -253,13 +264,17 @@ class PromptGuard:
         """The body to forward (redacted when so configured); raises GatewayError to block."""
         if not self.enabled:
             return body
-        try:
-            parsed = _decode(body)
-        except _UnreadableError:
-            return self._unreadable(body, request_id)
-        if parsed is None:
-            return body
-        result, found = self._scan(parsed, dialect)
+        parsed: dict[str, Any] | None = None
+        texts = self._texts(body, dialect)
+        if texts is None:  # not an object the core reads: the Python reader decides
+            try:
+                parsed = _decode(body)
+            except _UnreadableError:
+                return self._unreadable(body, request_id)
+            if parsed is None:
+                return body
+            texts = [(segment[2], segment[3]) for segment in segments(parsed, dialect)]
+        result, hits = self._count(texts)
         if result.empty:
             return body
         modes = {INJECTION: self.injection_mode, PII: self.pii_mode}
@@ -288,9 +303,16 @@ class PromptGuard:
         redacting = {cat for cat in fired if modes[cat] == "redact"}
         if not redacting:
             return body
+        # Redaction edits the parsed body: the Python walk finds the texts again with the places
+        # that hold them (long texts' detector results come from the cache).
+        if parsed is None:
+            parsed = _decode(body)
+            assert parsed is not None
+        places = segments(parsed, dialect)
+        _, hits = self._count((place[2], place[3]) for place in places)
         changed = False
-        for (holder, key, text, _user), hits in found:
-            chosen = [h for h in hits if _category(h.kind) in redacting]
+        for (holder, key, text, _user), text_hits in zip(places, hits, strict=True):
+            chosen = [h for h in text_hits if _category(h.kind) in redacting]
             if chosen:
                 holder[key] = redact(text, chosen)  # type: ignore[index]
                 changed = True

@@ -13,6 +13,7 @@ pub mod inspect;
 pub mod ir;
 pub mod json_scan;
 pub mod limits;
+pub mod prompt_text;
 pub mod request_shapes;
 pub mod rewrite;
 pub mod rpc_status;

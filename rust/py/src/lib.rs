@@ -10,6 +10,7 @@
 
 mod http1;
 mod limits;
+mod prompt_text;
 mod surrogates;
 
 use omniroute_core::dialect::EncodeOptions;
@@ -44,12 +45,12 @@ fn to_py_err(err: CoreError) -> PyErr {
     }
 }
 
-fn dialect(name: &str) -> PyResult<Dialect> {
+pub(crate) fn dialect(name: &str) -> PyResult<Dialect> {
     Dialect::parse(name).map_err(to_py_err)
 }
 
 /// Runs `job` on `body`, without the GIL when the body is large.
-fn with_body<T: Send>(py: Python<'_>, body: &PyBackedBytes, job: impl Fn(&[u8]) -> T + Send + Sync) -> T {
+pub(crate) fn with_body<T: Send>(py: Python<'_>, body: &PyBackedBytes, job: impl Fn(&[u8]) -> T + Send + Sync) -> T {
     if body.len() >= DETACH_THRESHOLD {
         // The bytes object is immutable and held by `body`: no copy is needed to let go of the GIL.
         py.detach(|| job(body))
@@ -357,6 +358,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(http1::parse_response_head, m)?)?;
     m.add_function(wrap_pyfunction!(inspect_request, m)?)?;
     m.add_function(wrap_pyfunction!(surrogates::has_lone_surrogate, m)?)?;
+    m.add_function(wrap_pyfunction!(prompt_text::prompt_texts, m)?)?;
     m.add_function(wrap_pyfunction!(translate_request, m)?)?;
     m.add_function(wrap_pyfunction!(translate_response, m)?)?;
     m.add_function(wrap_pyfunction!(error_body, m)?)?;
