@@ -5,6 +5,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::usage::Usage;
+
 /// `obfuscation` is OpenAI's own stream padding field: official clients expect and ignore it.
 const TOP_LEVEL: &[&str] =
     &["id", "object", "created", "model", "choices", "usage", "system_fingerprint", "service_tier", "obfuscation"];
@@ -65,6 +67,22 @@ pub fn clean_chunk(data: &str) -> Option<CleanChunk> {
     Some(CleanChunk { finished })
 }
 
+/// The fast path of a non-stream OpenAI answer: `Some(usage)` when `data` is a completion whose
+/// every key, at every level `sanitize_chat_object` checks (usage included), is already allowed,
+/// so its bytes can be forwarded as they are. `None` means "look closer", never "invalid".
+pub fn clean_completion(data: &str) -> Option<Option<Usage>> {
+    if !data.trim_start().starts_with('{') {
+        return None; // serde would also read a struct from an array
+    }
+    let completion: views::Chunk<'_> = serde_json::from_str(data).ok()?;
+    let Some(usage) = completion.usage else {
+        return Some(None);
+    };
+    serde_json::from_str::<views::UsageFields<'_>>(usage.get()).ok()?;
+    let usage: Value = serde_json::from_str(usage.get()).ok()?;
+    Some(Usage::from_openai(&usage))
+}
+
 /// Borrowed views with exactly the allowed keys: an extra key (or a duplicate) fails the parse.
 /// Values stay raw (validated, not built); `null` reads as absent.
 mod views {
@@ -109,6 +127,22 @@ mod views {
         pub(super) finish_reason: Option<&'a RawValue>,
         #[serde(borrow)]
         logprobs: Option<&'a RawValue>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    pub(super) struct UsageFields<'a> {
+        #[serde(borrow)]
+        prompt_tokens: Option<&'a RawValue>,
+        #[serde(borrow)]
+        completion_tokens: Option<&'a RawValue>,
+        #[serde(borrow)]
+        total_tokens: Option<&'a RawValue>,
+        #[serde(borrow)]
+        prompt_tokens_details: Option<&'a RawValue>,
+        #[serde(borrow)]
+        completion_tokens_details: Option<&'a RawValue>,
     }
 
     #[derive(Deserialize)]
@@ -163,6 +197,41 @@ mod tests {
         let mut v: Value =
             serde_json::from_str(r#"{"id":"x","choices":[{"index":0,"delta":{"role":"assistant"}}]}"#).unwrap();
         assert!(!sanitize_chat_object(&mut v));
+    }
+
+    #[test]
+    fn clean_completion_agrees_with_the_full_sanitiser() {
+        let cases = [
+            r#"{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hi"},"finish_reason":"stop","logprobs":null}],"usage":{"prompt_tokens":3,"completion_tokens":2,"total_tokens":5,"prompt_tokens_details":{"cached_tokens":1}}}"#,
+            r#"{"id":"c","choices":[],"usage":null}"#,
+            r#" {"id":"c","choices":[]} "#,
+            r#"{"id":"c","choices":[],"usage":{"prompt_tokens":1,"queue_time":0.1}}"#,
+            r#"{"id":"c","x_groq":{},"choices":[]}"#,
+            r#"{"id":"c","choices":[{"index":0,"message":{"content":"a","x":1}}]}"#,
+            r#"{"id":"c","choices":[],"usage":7}"#,
+            r#"{"id":"c","id":"d","choices":[]}"#,
+            r#"[{"id":"c"}]"#,
+        ];
+        for data in cases {
+            let mut value: Value = serde_json::from_str(data).unwrap();
+            let changed = sanitize_chat_object(&mut value);
+            let usage = value.get("usage").and_then(Usage::from_openai);
+            match clean_completion(data) {
+                Some(fast) => {
+                    assert!(!changed, "{data}");
+                    assert_eq!(fast, usage, "{data}");
+                }
+                None => assert!(
+                    changed
+                        || data.contains(r#""id":"c","id""#)
+                        || data.starts_with('[')
+                        || data.contains("\"usage\":7"),
+                    "{data}"
+                ),
+            }
+        }
+        assert_eq!(clean_completion(r#"{"choices":[]}"#), Some(None));
+        assert_eq!(clean_completion(r#"{"choices":[]"#), None);
     }
 
     #[test]

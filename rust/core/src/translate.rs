@@ -2,6 +2,8 @@
 //! dialect. Same-dialect traffic is forwarded byte-stable apart from the model rewrite (and
 //! the few edits a gateway must make); cross-dialect pairings go through the canonical IR.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use crate::dialect::{self, Dialect, EncodeOptions};
@@ -112,20 +114,27 @@ fn merge_system_into_first_user(request: &mut ChatRequest) {
     }
 }
 
-/// A translated non-stream response and the usage it reported.
+/// A translated non-stream response and the usage it reported. The body is borrowed when the
+/// upstream's bytes go to the client as they are.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TranslatedResponse {
-    pub body: Vec<u8>,
+pub struct TranslatedResponse<'a> {
+    pub body: Cow<'a, [u8]>,
     pub usage: Option<Usage>,
 }
 
 /// Translates a successful non-stream upstream body into the client's dialect.
-pub fn translate_response(
-    body: &[u8],
+pub fn translate_response<'a>(
+    body: &'a [u8],
     upstream: Dialect,
     client: Dialect,
     opts: &EncodeOptions,
-) -> CoreResult<TranslatedResponse> {
+) -> CoreResult<TranslatedResponse<'a>> {
+    if upstream == client && client == Dialect::OpenAi {
+        // Nothing to strip (read from borrowed views, no tree): the bytes go on as they are.
+        if let Some(usage) = std::str::from_utf8(body).ok().and_then(crate::sanitize::clean_completion) {
+            return Ok(TranslatedResponse { body: Cow::Borrowed(body), usage });
+        }
+    }
     let mut value: Value =
         serde_json::from_slice(body).map_err(|e| CoreError::upstream(format!("upstream response is not JSON: {e}")))?;
     if !value.is_object() {
@@ -134,22 +143,22 @@ pub fn translate_response(
     if upstream == client && client == Dialect::OpenAi {
         let usage = value.get("usage").and_then(Usage::from_openai);
         let body = if sanitize_chat_object(&mut value) {
-            serde_json::to_vec(&value).map_err(|e| CoreError::upstream(e.to_string()))?
+            Cow::Owned(serde_json::to_vec(&value).map_err(|e| CoreError::upstream(e.to_string()))?)
         } else {
-            body.to_vec()
+            Cow::Borrowed(body)
         };
         return Ok(TranslatedResponse { body, usage });
     }
     let response = dialect::response_to_ir(upstream, &value)?;
     if upstream == client {
         // Same dialect: forward the upstream's bytes; the IR only supplied the usage.
-        return Ok(TranslatedResponse { body: body.to_vec(), usage: response.usage });
+        return Ok(TranslatedResponse { body: Cow::Borrowed(body), usage: response.usage });
     }
     let mut opts = opts.clone();
     opts.upstream = Some(upstream);
     let out = dialect::response_from_ir(client, &response, &opts);
     let body = serde_json::to_vec(&out).map_err(|e| CoreError::upstream(e.to_string()))?;
-    Ok(TranslatedResponse { body, usage: response.usage })
+    Ok(TranslatedResponse { body: Cow::Owned(body), usage: response.usage })
 }
 
 #[cfg(test)]
@@ -206,7 +215,7 @@ mod tests {
         let body =
             br#"{"id":"x","object":"chat.completion","choices":[],"usage":{"prompt_tokens":2,"completion_tokens":1}}"#;
         let r = translate_response(body, Dialect::OpenAi, Dialect::OpenAi, &EncodeOptions::default()).unwrap();
-        assert_eq!(r.body, body.to_vec());
+        assert!(matches!(r.body, Cow::Borrowed(b) if b == body));
         assert_eq!(r.usage.unwrap().output_tokens, 1);
         assert!(translate_response(b"[1]", Dialect::OpenAi, Dialect::OpenAi, &EncodeOptions::default()).is_err());
     }

@@ -13,6 +13,8 @@ mod limits;
 mod prompt_text;
 mod surrogates;
 
+use std::borrow::Cow;
+
 use omniroute_core::dialect::EncodeOptions;
 use omniroute_core::error_body::{error_body as core_error_body, stream_error_event, ErrorSpec};
 use omniroute_core::inspect::{inspect_request as core_inspect, RequestInfo as CoreRequestInfo};
@@ -167,7 +169,7 @@ fn encode_options(created: u64, response_id: Option<String>, model: Option<Strin
 #[pyo3(signature = (body, upstream, client, *, created=0, response_id=None, model=None))]
 fn translate_response<'py>(
     py: Python<'py>,
-    body: PyBackedBytes,
+    body: Bound<'py, PyBytes>,
     upstream: &str,
     client: &str,
     created: u64,
@@ -176,8 +178,17 @@ fn translate_response<'py>(
 ) -> PyResult<(Bound<'py, PyBytes>, Option<Usage>)> {
     let (u, c) = (dialect(upstream)?, dialect(client)?);
     let opts = encode_options(created, response_id, model);
-    let out = with_body(py, &body, |b| core_translate_response(b, u, c, &opts)).map_err(to_py_err)?;
-    Ok((PyBytes::new(py, &out.body), out.usage.map(Usage::from)))
+    let backed = PyBackedBytes::from(body.clone());
+    let (rewritten, usage) = with_body(py, &backed, |b| {
+        core_translate_response(b, u, c, &opts).map(|out| match out.body {
+            Cow::Borrowed(_) => (None, out.usage),
+            Cow::Owned(bytes) => (Some(bytes), out.usage),
+        })
+    })
+    .map_err(to_py_err)?;
+    // Bytes forwarded unchanged are the caller's own object: no copy.
+    let body = rewritten.map_or(body, |bytes| PyBytes::new(py, &bytes));
+    Ok((body, usage.map(Usage::from)))
 }
 
 fn spec<'a>(
