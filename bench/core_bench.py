@@ -6,6 +6,10 @@ Jobs (the gateway's hot path for a same-dialect OpenAI call):
     relay           OpenAI stream -> OpenAI stream with usage extracted (what the gateway relays)
     rewrite         request body with the model replaced (and stream usage forced on)
     inspect         model / stream / include_usage / max_tokens / tools / temperature of a request
+    injection       the prompt guard's injection detector on a user message or a tool result
+                    (tests/fixtures/guard); the reference is the plain-Python detector it
+                    replaced, kept as the tests' oracle in tests/support/guard_reference.py
+                    (importable because `python -m bench` runs from the repository root)
 
 Timings are per call, the best of several repeats of a timed loop (the least disturbed one), so
 they say what each implementation costs on this machine, not what a loaded server sees.
@@ -19,10 +23,14 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from tests.support.guard_reference import find_injection as py_find_injection
+
 from omniroute import _core
+from omniroute.security.detectors import find_injection
 
 from .mock_upstream import stream_parts
 from .scenarios import image_body
+from .targets import REPO
 
 # ---- plain-Python references -----------------------------------------------------------------
 
@@ -191,6 +199,10 @@ def cases() -> list[tuple[str, Callable[[], object], Callable[[], object]]]:
         separators=(",", ":"),
     ).encode()
     image = image_body()
+    guard = REPO / "tests" / "fixtures" / "guard"
+    short = "Why does this test fail on CI?"
+    message = (guard / "message.txt").read_text(encoding="utf-8")
+    tool_result = (guard / "tool_result.txt").read_text(encoding="utf-8")
     return [
         ("sse-decode, 20-event stream", lambda: core_decode(s20), lambda: py_decode(s20)),
         ("sse-decode, 200-event stream", lambda: core_decode(s200), lambda: py_decode(s200)),
@@ -210,6 +222,13 @@ def cases() -> list[tuple[str, Callable[[], object], Callable[[], object]]]:
         ),
         ("inspect, small request", lambda: core_inspect(small), lambda: py_inspect(small)),
         ("inspect, 1 MB image request", lambda: core_inspect(image), lambda: py_inspect(image)),
+        ("injection, 30-char message", lambda: find_injection(short), lambda: py_find_injection(short)),
+        ("injection, 545-char message", lambda: find_injection(message), lambda: py_find_injection(message)),
+        (
+            "injection, 48 KB tool result",
+            lambda: find_injection(tool_result, user_authored=False),
+            lambda: py_find_injection(tool_result, user_authored=False),
+        ),
     ]
 
 

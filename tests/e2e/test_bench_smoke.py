@@ -68,7 +68,13 @@ def test_core_micro_benchmark_checks_outputs_then_times(tmp_path: Path) -> None:
     result = run_bench("core", "--quick", "--out", str(tmp_path), timeout=60)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = json.loads((tmp_path / "core.json").read_text())
-    assert {r["job"].split(",")[0] for r in rows} == {"sse-decode", "relay", "rewrite model", "inspect"}
+    assert {r["job"].split(",")[0] for r in rows} == {
+        "sse-decode",
+        "relay",
+        "rewrite model",
+        "inspect",
+        "injection",
+    }
     assert all(r["core_us"] > 0 and r["python_us"] > 0 for r in rows)
 
 

@@ -1,13 +1,14 @@
 //! omniroute-core: the pure-Rust hot path of the OmniRoute gateway.
 //!
 //! Everything here is CPU-bound work on bytes: SSE framing, HTTP/1.1 response framing, JSON
-//! request inspection (with structure checks) and byte-stable rewriting, stream relaying, and
-//! error bodies per wire dialect. No I/O, no clocks, no threads, no pyo3: the binding crate
-//! (`rust/py`) is the only door to Python.
+//! request inspection (with structure checks) and byte-stable rewriting, stream relaying, error
+//! bodies per wire dialect, and the prompt guard's text extraction and detectors. No I/O, no
+//! clocks, no threads, no pyo3: the binding crate (`rust/py`) is the only door to Python.
 
 pub mod dialect;
 pub mod error;
 pub mod error_body;
+pub mod guard;
 pub mod http1;
 pub mod inspect;
 pub mod ir;

@@ -8,6 +8,7 @@
 // Python-facing functions mirror keyword-only Python signatures, which may be long.
 #![allow(clippy::too_many_arguments)]
 
+mod guard;
 mod http1;
 mod limits;
 mod prompt_text;
@@ -377,5 +378,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encode_sse, m)?)?;
     m.add_function(wrap_pyfunction!(keepalive, m)?)?;
     m.add_function(wrap_pyfunction!(estimate_tokens, m)?)?;
+    m.add_function(wrap_pyfunction!(guard::find_injection, m)?)?;
     Ok(())
 }
