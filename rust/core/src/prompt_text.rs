@@ -17,6 +17,7 @@
 //! nothing, as in the Python walk. `None` when the body is not a JSON object the parser accepts.
 
 use std::borrow::Cow;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
@@ -36,8 +37,8 @@ const MAX_DEPTH: usize = 32;
 enum Node<'a> {
     Str(Cow<'a, str>),
     Arr(Vec<Node<'a>>),
-    /// Members in document order; a repeated key keeps its first place and its last value
-    /// (what a Python dict does with such a document).
+    /// Members in document order, repeated keys included (readers take the last value, and the
+    /// first place when they walk every member: what a Python dict does with such a document).
     Obj(Vec<(Cow<'a, str>, Node<'a>)>),
     Null,
     /// Booleans and numbers, with their Python truthiness.
@@ -92,11 +93,7 @@ impl<'de> Visitor<'de> for NodeVisitor {
     fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Node<'de>, M::Error> {
         let mut members: Vec<(Cow<'de, str>, Node<'de>)> = Vec::new();
         while let Some(key) = map.next_key::<Key<'de>>()? {
-            let value: Node<'de> = map.next_value()?;
-            match members.iter_mut().find(|(k, _)| *k == key.0) {
-                Some(slot) => slot.1 = value,
-                None => members.push((key.0, value)),
-            }
+            members.push((key.0, map.next_value()?));
         }
         Ok(Node::Obj(members))
     }
@@ -117,7 +114,7 @@ impl<'de> Deserialize<'de> for Key<'de> {
 impl<'a> Node<'a> {
     fn get(&self, key: &str) -> Option<&Node<'a>> {
         match self {
-            Node::Obj(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            Node::Obj(members) => members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -187,7 +184,17 @@ impl Texts {
             Node::Scalar(_) | Node::Null => {}
         };
         match node {
-            Node::Obj(members) => members.iter().for_each(|(_, v)| visit(v)),
+            Node::Obj(members) => {
+                // A repeated key: its first place, its last value.
+                let last: HashMap<&str, usize> =
+                    members.iter().enumerate().map(|(i, (k, _))| (k.as_ref(), i)).collect();
+                let mut seen: HashSet<&str> = HashSet::new();
+                for (key, _) in members {
+                    if seen.insert(key.as_ref()) {
+                        visit(&members[last[key.as_ref()]].1);
+                    }
+                }
+            }
             Node::Arr(items) => items.iter().for_each(visit),
             _ => {}
         }
@@ -354,6 +361,20 @@ mod tests {
             "]".repeat(40)
         );
         assert_eq!(texts(&deep, Dialect::Gemini), []);
+    }
+
+    #[test]
+    fn repeated_keys_in_a_function_response_keep_their_first_place() {
+        let body = r#"{"contents":[{"parts":[{"functionResponse":{"response":{"a":"1","b":"2","a":"3"}}}]}]}"#;
+        assert_eq!(texts(body, Dialect::Gemini), [seg("3", false), seg("2", false)]);
+    }
+
+    #[test]
+    fn an_object_with_many_keys_is_read_without_comparing_its_keys() {
+        let keys: Vec<String> = (0..200_000).map(|i| format!(r#""k{i}":{i}"#)).collect();
+        let body = format!(r#"{{"metadata":{{{}}},"messages":[{{"role":"user","content":"hi"}}]}}"#, keys.join(","));
+        // Finding repeated keys as they arrive would take 2·10¹⁰ comparisons here.
+        assert_eq!(texts(&body, Dialect::OpenAi), [seg("hi", true)]);
     }
 
     #[test]
