@@ -181,6 +181,10 @@ def test_gemini_count_url_quotes_the_model() -> None:
         # An escaped backslash between the halves: both are lone (the old regular-expression check
         # removed the backslashes first and saw a pair).
         (rb'"\ud83d\\\ude00"', True),
+        # A truncated \u before a pair: invalid, but no lone surrogate (the old check joined the
+        # \u with what followed the pair).
+        (rb'"\u\ud83d\ude00d8"', False),
+        (rb'"\ud8zz"', True),
         (rb'"\ud83d\ude00"', False),
         (rb'"\uD83D\uDE00"', False),
         (rb'"\\ud800 is how JSON writes a lone surrogate"', False),
