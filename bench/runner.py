@@ -279,10 +279,13 @@ def _measure(
             summary["loadgen"] = "python"
     wall = time.perf_counter() - wall0
     cpu, mock_cpu = cpu_seconds(pids) - cpu0, cpu_seconds(mock_pids) - mock0
-    rss_after = None
+    rss_after = rss_after_light = None
     if probe.name == "burst":
         time.sleep(2.0 if plan.duration >= 1 else 0.2)
         rss_after = rss_bytes(pids) / MIB
+        light = LoadSpec(duration=plan.light_after, concurrency=1, rate=sc.LIGHT_RATE)
+        loop_runner.run(run_load(_light_request(state, target), light))
+        rss_after_light = rss_bytes(pids) / MIB
     return {
         "loadgen": summary.get("loadgen", "python"),
         "summary": summary,
@@ -292,7 +295,15 @@ def _measure(
         "rss_before_mib": rss_before / MIB,
         "rss_peak_mib": sampler.peak / MIB,
         "rss_after_mib": rss_after,
+        "rss_after_light_mib": rss_after_light,
     }
+
+
+def _light_request(state: RunState, target: Target) -> HttpRequest:
+    """The small chat of the `chat` scenario, for the light traffic after a burst."""
+    chat = next(s for s in sc.build(state.plan) if s.name == "chat")
+    body = target.body(chat.body)
+    return HttpRequest.post(request_url(target, chat), body, request_headers(target, chat), chat.expect_tail)
 
 
 def request_url(target: Target, scenario: sc.Scenario) -> str:

@@ -50,11 +50,25 @@ class Plan:
     slow_streams: int
     slow_events: int
     slow_gap_ms: int
+    #: Seconds of light traffic (small chats at LIGHT_RATE) after a burst, before RSS is read again:
+    #: allocators that purge as they work (Granian's jemalloc) give memory back only then.
+    light_after: float = 10.0
     max_concurrency: int = 50
 
 
 FULL = Plan(duration=5.0, rounds=3, warmup=0.5, rate=1000, slow_streams=1000, slow_events=20, slow_gap_ms=250)
-QUICK = Plan(duration=0.2, rounds=1, warmup=0.05, rate=200, slow_streams=50, slow_events=10, slow_gap_ms=20)
+QUICK = Plan(
+    duration=0.2,
+    rounds=1,
+    warmup=0.05,
+    rate=200,
+    slow_streams=50,
+    slow_events=10,
+    slow_gap_ms=20,
+    light_after=0.3,
+)
+#: Requests per second of the light traffic after a burst.
+LIGHT_RATE = 10.0
 
 MESSAGES = [{"role": "user", "content": "Say hello in one short sentence."}]
 CHAT_TEXT = b"Hello from the benchmark upstream."

@@ -55,6 +55,8 @@ def test_quick_run_produces_a_complete_table_with_only_2xx(tmp_path: Path) -> No
         assert s["requests"] > 0, where
         assert s["non_2xx"] == 0 and s["errors"] == 0 and s["bad_bodies"] == 0, (where, s)
         assert s["latency_ms"]["p50"] is not None and m["rss_peak_mib"] > 0, where
+        if m["probe"] == "burst":  # RSS read again after 2 s idle and after light traffic
+            assert m["rss_after_mib"] > 0 and m["rss_after_light_mib"] > 0, where
 
     table = (tmp_path / "results.md").read_text()
     assert "## Summary" in table and "## Non-streaming small chat" in table
