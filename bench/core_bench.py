@@ -6,10 +6,10 @@ Jobs (the gateway's hot path for a same-dialect OpenAI call):
     relay           OpenAI stream -> OpenAI stream with usage extracted (what the gateway relays)
     rewrite         request body with the model replaced (and stream usage forced on)
     inspect         model / stream / include_usage / max_tokens / tools / temperature of a request
-    injection       the prompt guard's injection detector on a user message or a tool result
-                    (tests/fixtures/guard); the reference is the plain-Python detector it
-                    replaced, kept as the tests' oracle in tests/support/guard_reference.py
-                    (importable because `python -m bench` runs from the repository root)
+    injection, pii  the prompt guard's detectors on a user message or a tool result
+                    (tests/fixtures/guard); the references are the plain-Python detectors they
+                    replaced, kept as the tests' oracles in tests/support/ (importable because
+                    `python -m bench` runs from the repository root)
 
 Timings are per call, the best of several repeats of a timed loop (the least disturbed one), so
 they say what each implementation costs on this machine, not what a loaded server sees.
@@ -24,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.guard_reference import find_injection as py_find_injection
+from tests.support.pii_reference import find_pii as py_find_pii
 
 from omniroute import _core
 from omniroute.security.detectors import find_injection
+from omniroute.security.pii import find_pii
 
 from .mock_upstream import stream_parts
 from .scenarios import image_body
@@ -229,6 +231,9 @@ def cases() -> list[tuple[str, Callable[[], object], Callable[[], object]]]:
             lambda: find_injection(tool_result, user_authored=False),
             lambda: py_find_injection(tool_result, user_authored=False),
         ),
+        ("pii, 30-char message", lambda: find_pii(short), lambda: py_find_pii(short)),
+        ("pii, 545-char message", lambda: find_pii(message), lambda: py_find_pii(message)),
+        ("pii, 48 KB tool result", lambda: find_pii(tool_result), lambda: py_find_pii(tool_result)),
     ]
 
 

@@ -76,6 +76,7 @@ def test_core_micro_benchmark_checks_outputs_then_times(tmp_path: Path) -> None:
         "rewrite model",
         "inspect",
         "injection",
+        "pii",
     }
     assert all(r["core_us"] > 0 and r["python_us"] > 0 for r in rows)
 

@@ -1,4 +1,4 @@
-//! `omniroute._core.find_injection`: the prompt guard's injection detector.
+//! `omniroute._core.find_injection` and `find_pii`: the prompt guard's detectors.
 //!
 //! Thin: extract the text, call `omniroute_core::guard`, return `(kind, start, end)` tuples in
 //! code points. A `str` holding lone surrogates has no UTF-8 form; it is read with
@@ -43,4 +43,10 @@ fn with_text<T: Send>(
 #[pyfunction]
 pub fn find_injection(py: Python<'_>, text: &Bound<'_, PyString>, user_authored: bool) -> PyResult<Vec<PyHit>> {
     to_py(with_text(py, text, |t| guard::find_injection(t, user_authored))?)
+}
+
+/// PII and secret hits in `text`.
+#[pyfunction]
+pub fn find_pii(py: Python<'_>, text: &Bound<'_, PyString>) -> PyResult<Vec<PyHit>> {
+    to_py(with_text(py, text, guard::find_pii)?)
 }

@@ -379,5 +379,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(keepalive, m)?)?;
     m.add_function(wrap_pyfunction!(estimate_tokens, m)?)?;
     m.add_function(wrap_pyfunction!(guard::find_injection, m)?)?;
+    m.add_function(wrap_pyfunction!(guard::find_pii, m)?)?;
     Ok(())
 }

@@ -13,7 +13,8 @@ use aho_corasick::{AhoCorasick, MatchKind};
 use memchr::{memmem, memrchr};
 use regex::bytes::{Captures, Regex, RegexBuilder};
 
-use super::text::{count_chars, is_py_space, CharOffsets};
+use super::pyre::is_py_space;
+use super::text::{count_chars, CharOffsets};
 use super::{GuardError, Hit};
 
 const ANY: &str = r"(?:all\s+|any\s+|every\s+)?(?:of\s+)?(?:the\s+|your\s+|these\s+|those\s+|such\s+)?";

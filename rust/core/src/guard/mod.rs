@@ -1,5 +1,5 @@
-//! The prompt guard's detectors: spans of prompt-injection phrases and delimiter spoofing in one
-//! text (what the user wrote, or a tool result).
+//! The prompt guard's detectors: spans of prompt-injection phrases, delimiter spoofing, PII and
+//! secrets in one text (what the user wrote, or a tool result).
 //!
 //! These are the exact semantics of the plain-Python detectors they replaced (kept as the test
 //! oracle in `tests/support/guard_reference.py`): same kinds, same spans, same order. Spans are
@@ -7,10 +7,15 @@
 //! What is detected, and why, is documented in `python/omniroute/security/detectors.py`.
 //!
 //! * `text`: invisible characters, code-point offsets, lone surrogates from Python.
+//! * `pyre`: Python `re` semantics (classes, `IGNORECASE`, look-around) over the `regex` crate.
 //! * `injection`: the phrase detectors (`ignore_instructions`, `role_hijack`, `prompt_leak`).
 //! * `spoof`: chat-template delimiters in user text (`delimiter_spoof`), outside Markdown code.
+//! * `pii`: PII and secrets (`email`, `credit_card`, `us_ssn`, `iban`, `phone`,
+//!   `aws_access_key`, `private_key`).
 
 mod injection;
+mod pii;
+mod pyre;
 mod spoof;
 mod text;
 
@@ -55,4 +60,10 @@ pub fn find_injection(text: &str, user_authored: bool) -> Result<Vec<Hit>, Guard
     }
     clean.map_back(&mut hits);
     Ok(hits)
+}
+
+/// PII and secret hits in `text`: emails, then the numeric kinds (sorted by kind, then span),
+/// then AWS keys, then private keys.
+pub fn find_pii(text: &str) -> Result<Vec<Hit>, GuardError> {
+    pii::pii_hits(text)
 }

@@ -12,7 +12,8 @@ use std::sync::OnceLock;
 use memchr::{memchr, memchr2, memmem, memrchr};
 use regex::Regex;
 
-use super::text::{chars_back, chars_forward, CharOffsets, PY_SPACE};
+use super::pyre::{any_case, PY_SPACE};
+use super::text::{chars_back, chars_forward, CharOffsets};
 use super::{GuardError, Hit};
 
 const KIND: &str = "delimiter_spoof";
@@ -26,19 +27,6 @@ struct Patterns {
     /// `</system>`, `<system>` or `### system:` at the start of a line (after blanks or `>`).
     line: Regex,
     needles: [memmem::Finder<'static>; 3],
-}
-
-/// A lower-case word as a pattern matching it in any case, as Python's `IGNORECASE` does.
-fn any_case(word: &str) -> String {
-    word.chars()
-        .map(|c| match c {
-            'i' => "[iI\u{130}\u{131}]".to_owned(),
-            'k' => "[kK\u{212A}]".to_owned(),
-            's' => "[sS\u{17F}]".to_owned(),
-            c if c.is_ascii_lowercase() => format!("[{c}{}]", c.to_ascii_uppercase()),
-            c => regex::escape(c.encode_utf8(&mut [0; 4])),
-        })
-        .collect()
 }
 
 impl Patterns {

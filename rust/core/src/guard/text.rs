@@ -1,6 +1,6 @@
 //! Text plumbing of the guard: invisible characters removed before matching (and hits mapped
-//! back over them), byte offsets turned into Python's code-point offsets, Python's idea of
-//! whitespace, and Python strings that are not valid UTF-8 (lone surrogates).
+//! back over them), byte offsets turned into Python's code-point offsets, and Python strings
+//! that are not valid UTF-8 (lone surrogates).
 
 use std::borrow::Cow;
 
@@ -100,6 +100,20 @@ impl<'a> CharOffsets<'a> {
     }
 }
 
+/// Spans in byte offsets of `text` as hits in code points (any order, one pass over the text).
+pub(crate) fn to_hits(text: &str, spans: &[(&'static str, usize, usize)]) -> Vec<Hit> {
+    if text.is_ascii() {
+        return spans.iter().map(|&(kind, start, end)| Hit { kind, start, end }).collect();
+    }
+    let mut bytes: Vec<usize> = spans.iter().flat_map(|&(_, start, end)| [start, end]).collect();
+    bytes.sort_unstable();
+    bytes.dedup();
+    let mut offsets = CharOffsets::new(text.as_bytes());
+    let chars: Vec<usize> = bytes.iter().map(|&b| offsets.at(b)).collect();
+    let char_at = |b: usize| bytes.binary_search(&b).ok().and_then(|i| chars.get(i).copied()).unwrap_or_default();
+    spans.iter().map(|&(kind, start, end)| Hit { kind, start: char_at(start), end: char_at(end) }).collect()
+}
+
 /// The byte offset `n` characters before `at` (or 0).
 pub(crate) fn chars_back(text: &str, at: usize, n: usize) -> usize {
     if n == 0 {
@@ -112,16 +126,6 @@ pub(crate) fn chars_back(text: &str, at: usize, n: usize) -> usize {
 pub(crate) fn chars_forward(text: &str, at: usize, n: usize) -> usize {
     text.get(at..).and_then(|tail| tail.char_indices().nth(n)).map_or(text.len(), |(i, _)| at + i)
 }
-
-/// Python's `str.isspace()` (and `\s` in `str` patterns): Unicode White_Space plus the ASCII
-/// information separators U+001C..U+001F.
-pub(crate) fn is_py_space(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '\u{1C}'..='\u{1F}')
-}
-
-/// The regex class of [`is_py_space`] (for patterns over `str`).
-pub(crate) const PY_SPACE: &str =
-    r"[\t\n\x0B\x0C\r\x1C-\x1F \x{85}\x{A0}\x{1680}\x{2000}-\x{200A}\x{2028}\x{2029}\x{202F}\x{205F}\x{3000}]";
 
 /// A Python `str` encoded with `surrogatepass` (lone surrogates written as the three bytes
 /// `ED A0..BF xx`) as a Rust string in which every lone surrogate is U+FFFD. The detectors see
@@ -170,16 +174,6 @@ mod tests {
         assert_eq!(chars_back(text, 6, 9), 0);
         assert_eq!(chars_forward(text, 2, 2), 6);
         assert_eq!(chars_forward(text, 2, 9), text.len());
-    }
-
-    #[test]
-    fn guard_python_whitespace() {
-        for c in ['\t', '\u{B}', '\u{1C}', '\u{1F}', '\u{85}', '\u{A0}', '\u{2028}', '\u{3000}'] {
-            assert!(is_py_space(c), "{c:?}");
-        }
-        for c in ['\u{180E}', '\u{200B}', '\u{FEFF}', 'a', '\u{1B}'] {
-            assert!(!is_py_space(c), "{c:?}");
-        }
     }
 
     #[test]
