@@ -7,6 +7,7 @@ first_byte_delay_ms, chunk_delay_ms, cut_after, crlf and split_bytes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable, Iterable, Mapping
 
 from aiohttp import web
@@ -58,10 +59,14 @@ async def send_events(
             await _abort(request)
             _report(request, headers, "cut")
             return response
-        await response.write_eof()
-        _report(request, headers, "complete")
     except ConnectionError:
         _report(request, headers, "client_gone")
+        return response
+    # Every event was written: the stream is complete even if the client, having read its last
+    # event (`[DONE]`, `message_stop`), hangs up before the chunked terminator goes out.
+    with contextlib.suppress(ConnectionError):
+        await response.write_eof()
+    _report(request, headers, "complete")
     return response
 
 
