@@ -12,6 +12,7 @@ from omniroute.routing.aliases import WildcardAliases, specificity
 from omniroute.routing.catalog import Catalog, build_catalog
 from omniroute.routing.resolve import MAX_ALIAS_HOPS, resolve_model
 from omniroute.store.records import ConnectionRow
+from tests.support.rows import connection_row
 
 # WildcardAliases ------------------------------------------------------------------------------------
 
@@ -115,16 +116,7 @@ def test_match_is_the_most_specific_matching_pattern_in_any_order(
 
 
 def conn(provider: str, *, models: tuple[str, ...] = (), row_id: int = 1) -> ConnectionRow:
-    return ConnectionRow(
-        id=row_id,
-        provider=provider,
-        name="main",
-        base_url=None,
-        priority=1,
-        enabled=True,
-        api_key=f"key-{provider}",
-        models=models,
-    )
+    return connection_row(provider, row_id, models=models)
 
 
 def catalog(

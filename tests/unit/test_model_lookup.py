@@ -11,19 +11,11 @@ from omniroute.routing.combos import Combo, ComboEntry
 from omniroute.routing.lookup import ModelEntry, lookup_model
 from omniroute.routing.resolve import resolve_model
 from omniroute.store.records import ConnectionRow, NodeRow
+from tests.support.rows import connection_row
 
 
 def conn(provider: str, row_id: int) -> ConnectionRow:
-    return ConnectionRow(
-        id=row_id,
-        provider=provider,
-        name="main",
-        base_url=None,
-        priority=1,
-        enabled=True,
-        api_key=f"key-{provider}",
-        models=(),
-    )
+    return connection_row(provider, row_id)
 
 
 def catalog(*providers: str) -> Catalog:

@@ -15,21 +15,13 @@ from omniroute.routing.combos import Combo, ComboEntry, ComboOrdering, ComboSett
 from omniroute.routing.plan import CallPolicy, Plan, build_plan
 from omniroute.settings import RoutingSettings
 from omniroute.store.records import ConnectionRow
+from tests.support.rows import connection_row
 
 ROUTING = RoutingSettings()
 
 
 def conn(provider: str, row_id: int, *, enabled: bool = True) -> ConnectionRow:
-    return ConnectionRow(
-        id=row_id,
-        provider=provider,
-        name="main",
-        base_url=None,
-        priority=1,
-        enabled=enabled,
-        api_key=f"key-{provider}",
-        models=(),
-    )
+    return connection_row(provider, row_id, enabled=enabled)
 
 
 def combo(
