@@ -50,21 +50,19 @@ import contextlib
 import logging
 import platform
 import time
-from bisect import bisect_left
 from collections import Counter as Tally
 from collections import deque
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 from omniroute import __version__
 from omniroute.observability import metrics_multiproc
+from omniroute.observability.call_sums import CallShape, FinishedCall, ShapeSums, call_shape
 from omniroute.observability.metric_batch import MetricBatch
 from omniroute.observability.metric_labels import (
     OTHER,
     ModelLabels,
-    error_type,
     key_label,
-    operation_name,
     route_label,
     status_class,
 )
@@ -140,8 +138,8 @@ class Metrics:
         self._batch = MetricBatch(self._child)
         #: Finished calls waiting to be counted (`record_call` appends, `flush` drains): the
         #: request path pays one append; label values are worked out once per distinct call shape.
-        self._calls: deque[_FinishedCall] = deque()
-        self._shapes: dict[tuple[Any, ...], _Shape] = {}
+        self._calls: deque[FinishedCall] = deque()
+        self._shapes: dict[tuple[Any, ...], CallShape] = {}
         self._shapes_catalog: object | None = None
         #: Calls started and upstream attempts (provider, outcome) not counted yet.
         self._started: deque[None] = deque()
@@ -424,7 +422,7 @@ class Metrics:
         provider: str,
         requested_model: str | None,
         model_name: str | None,
-    ) -> _Shape:
+    ) -> CallShape:
         """The label values of a call of this shape (memoised per catalog)."""
         if catalog is not self._shapes_catalog or len(self._shapes) >= _MAX_CHILDREN:
             self._shapes.clear()
@@ -432,14 +430,14 @@ class Metrics:
         key = (route, status, outcome, provider, requested_model, model_name)
         shape = self._shapes.get(key)
         if shape is None:
-            klass = status_class(status)
-            requested = self.models.label(catalog, requested_model)  # type: ignore[arg-type]
-            model = self.models.label(catalog, model_name)  # type: ignore[arg-type]
-            base = (operation_name(route), provider, requested, model, error_type(status, outcome))
-            shape = self._shapes[key] = _Shape(
-                klass, (route, klass), base, (*base, "input"), (*base, "output"), (provider, model),
-                (route, provider), outcome == "success",
-            )  # fmt: skip
+            shape = self._shapes[key] = call_shape(
+                self.models.label(catalog, requested_model),  # type: ignore[arg-type]
+                self.models.label(catalog, model_name),  # type: ignore[arg-type]
+                route,
+                status,
+                outcome,
+                provider,
+            )
         return shape
 
     def _count_queued(self) -> None:
@@ -458,16 +456,16 @@ class Metrics:
         for labels, amount in tally.items():
             self._batch.inc(self.upstream_attempts, labels, float(amount))
 
-    def _count_calls(self, calls: deque[_FinishedCall]) -> None:
+    def _count_calls(self, calls: deque[FinishedCall]) -> None:
         """Sums the queued calls per shape, then hands each shape's sums to the batch once."""
-        sums: dict[_Shape, _ShapeSums] = {}
+        sums: dict[CallShape, ShapeSums] = {}
         while calls:
             item = calls.popleft()
             with _Guard("call"):
                 shape = self._shape(*item[:7])
                 acc = sums.get(shape)
                 if acc is None:
-                    acc = sums[shape] = _ShapeSums(self)
+                    acc = sums[shape] = ShapeSums(self)
                 acc.add(item, shape.success)
                 if self.per_key and item[13] is not None:
                     self._record_key(key_label(item[13]), shape.klass, item[9], item[10], item[12])
@@ -571,76 +569,6 @@ class Metrics:
             registry = self.registry
         encoder, content_type = choose_encoder(accept or "")
         return encoder(registry), content_type
-
-
-#: What `record_call` queues: catalog, route, status, outcome, provider, requested model, model,
-#: latency s, upstream wait s, input tokens, output tokens, TTFT ms, cost, API key id.
-_FinishedCall = tuple[
-    Any, str, int, str, str, "str | None", "str | None", float, float,
-    "int | None", "int | None", "float | None", "float | None", "str | None",
-]  # fmt: skip
-
-
-class _Shape(NamedTuple):
-    """Label values shared by every call of one shape (route, status, outcome, models)."""
-
-    klass: str
-    requests: tuple[str, str]
-    base: tuple[str, ...]
-    tokens_in: tuple[str, ...]
-    tokens_out: tuple[str, ...]
-    cost: tuple[str, str]
-    overhead: tuple[str, str]
-    success: bool
-
-
-class _Buckets:
-    """Observations of one histogram series sorted into its buckets (before the batch)."""
-
-    __slots__ = ("bounds", "counts", "total", "total_count")
-
-    def __init__(self, metric: Any) -> None:
-        self.bounds: list[float] = metric._upper_bounds
-        self.counts = [0] * len(self.bounds)
-        self.total = 0.0
-        self.total_count = 0
-
-    def add(self, value: float) -> None:
-        self.counts[bisect_left(self.bounds, value)] += 1
-        self.total += value
-        self.total_count += 1
-
-
-class _ShapeSums:
-    """What the queued calls of one shape add up to."""
-
-    __slots__ = ("calls", "cost", "duration", "overhead", "per_token", "tokens_in", "tokens_out", "ttft")
-
-    def __init__(self, metrics: Metrics) -> None:
-        self.calls = 0
-        self.cost = 0.0
-        self.duration = _Buckets(metrics.request_duration)
-        self.tokens_in = _Buckets(metrics.token_usage)
-        self.tokens_out = _Buckets(metrics.token_usage)
-        self.ttft = _Buckets(metrics.time_to_first_token)
-        self.per_token = _Buckets(metrics.time_per_output_token)
-        self.overhead = _Buckets(metrics.overhead)
-
-    def add(self, item: _FinishedCall, success: bool) -> None:
-        latency, waited, tokens_in, tokens_out, ttft_ms, cost = item[7:13]
-        self.calls += 1
-        self.duration.add(latency)
-        if tokens_in is not None and tokens_out is not None:
-            self.tokens_in.add(tokens_in)
-            self.tokens_out.add(tokens_out)
-        if ttft_ms is not None:
-            ttft = ttft_ms / 1000.0
-            self.ttft.add(ttft)
-            if success and tokens_out is not None and tokens_out > 1:
-                self.per_token.add(max(0.0, latency - ttft) / (tokens_out - 1))
-        if cost:
-            self.cost += cost
-        self.overhead.add(max(0.0, latency - waited))
 
 
 class _Guard(contextlib.AbstractContextManager[None]):
