@@ -12,11 +12,11 @@ import openai
 import pytest
 from google import genai
 from google.genai import errors as genai_errors
-from google.genai import types as gtypes
 
 from tests.e2e.test_dialect_matrix import matrix_config
 from tests.mock_provider import MockProvider
 from tests.support.gateway_process import GatewayProcess
+from tests.support.sdk_clients import anthropic_client, gemini_client, openai_client
 
 KEY = "sk-lookup-client"
 EXTRA = """
@@ -49,15 +49,15 @@ def gw(mock: MockProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def oai(gw: GatewayProcess) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{gw.url}/v1", api_key=KEY, max_retries=0, timeout=20)
+    return openai_client(gw, KEY)
 
 
 def ant(gw: GatewayProcess) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=gw.url, api_key=KEY, max_retries=0, timeout=20)
+    return anthropic_client(gw, KEY)
 
 
 def gem(gw: GatewayProcess) -> genai.Client:
-    return genai.Client(api_key=KEY, http_options=gtypes.HttpOptions(base_url=gw.url, api_version="v1beta"))
+    return gemini_client(gw, KEY)
 
 
 @pytest.mark.parametrize(("name", "owner"), FOUND)

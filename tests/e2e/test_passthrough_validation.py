@@ -20,6 +20,7 @@ from google.genai import types as gtypes
 from tests.e2e.test_dialect_matrix import matrix_config
 from tests.mock_provider import MockProvider
 from tests.support.gateway_process import GatewayProcess
+from tests.support.sdk_clients import anthropic_client, openai_client
 
 KEY = "sk-passthrough-client"
 PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + bytes(32)).decode()
@@ -34,11 +35,11 @@ def gw(mock: MockProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def oai(gw: GatewayProcess) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{gw.url}/v1", api_key=KEY, max_retries=0, timeout=20)
+    return openai_client(gw, KEY)
 
 
 def ant(gw: GatewayProcess) -> anthropic.Anthropic:
-    return anthropic.Anthropic(base_url=gw.url, api_key=KEY, max_retries=0, timeout=20)
+    return anthropic_client(gw, KEY)
 
 
 def sent_to(mock: MockProvider, prefix: str) -> list[Any]:
