@@ -199,7 +199,7 @@ def texts(draw: st.DrawFn) -> str:
     if text and draw(st.integers(0, 3)) == 0:
         chars = list(text)
         for i in draw(st.lists(st.integers(0, len(chars) - 1), max_size=4)):
-            if chars[i].isdigit():
+            if chars[i] in "0123456789":  # str.isdigit() is also true of "²", which int() refuses
                 chars[i] = chr(0x0660 + int(chars[i]))
         text = "".join(chars)
     return text
