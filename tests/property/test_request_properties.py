@@ -282,6 +282,9 @@ def test_valid_chat_bodies_are_inspected_and_rewritten_byte_stable(
     assert info.temperature_zero is (type(temperature) in (int, float) and temperature == 0)
 
     out = _core.translate_request(raw, "openai", "openai", model=model, force_stream_usage=force)
+    # A body with nothing to edit goes upstream as the very same object (no copy of a large
+    # body); any real edit makes new bytes.
+    assert (out is raw) is (out == raw)
     text = out.decode("utf-8")
     parsed = json.loads(text)
 

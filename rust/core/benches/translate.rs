@@ -21,7 +21,7 @@ fn opts() -> UpstreamOptions<'static> {
 }
 
 fn translate(body: &[u8], client: Dialect, upstream: Dialect) -> Vec<u8> {
-    translate_request(body, client, upstream, &opts()).unwrap()
+    translate_request(body, client, upstream, &opts()).unwrap().into_owned()
 }
 
 fn messages(value: &Value) -> &[Value] {

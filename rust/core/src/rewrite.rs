@@ -26,6 +26,18 @@ impl<'e> Edits<'e> {
         self.remove.push(key);
         self
     }
+
+    /// True when applying the edits would reproduce the body byte for byte: every key to set is
+    /// present with exactly that raw value (in all its occurrences) and no key to remove is.
+    pub fn leaves_unchanged(&self, obj: &JsonObject<'_>) -> bool {
+        let members = &obj.members;
+        let removes_nothing = self.remove.iter().all(|k| members.iter().all(|m| m.key != *k));
+        removes_nothing
+            && self.set.iter().all(|(key, value)| {
+                let mut present = members.iter().filter(|m| m.key == *key).peekable();
+                present.peek().is_some() && present.all(|m| m.raw == value.as_str())
+            })
+    }
 }
 
 /// Applies `edits` to the scanned object and returns the new body.

@@ -29,12 +29,14 @@ pub struct UpstreamOptions<'a> {
 }
 
 /// Builds the upstream body from the client's body.
-pub fn translate_request(
-    body: &[u8],
+/// Borrowed when the client's bytes go upstream as they are (same dialect, nothing to edit), so
+/// a large body is not copied.
+pub fn translate_request<'a>(
+    body: &'a [u8],
     client: Dialect,
     upstream: Dialect,
     opts: &UpstreamOptions<'_>,
-) -> CoreResult<Vec<u8>> {
+) -> CoreResult<Cow<'a, [u8]>> {
     if client == upstream && !opts.merge_system && !needs_ir_cleanup(body, client) {
         return passthrough_request(body, client, opts);
     }
@@ -48,7 +50,7 @@ pub fn translate_request(
     }
     let model = opts.model.or(request.model.as_deref()).unwrap_or_default().to_owned();
     let out = dialect::request_from_ir(upstream, &request, &model)?;
-    serde_json::to_vec(&out).map_err(|e| CoreError::invalid(e.to_string()))
+    serde_json::to_vec(&out).map(Cow::Owned).map_err(|e| CoreError::invalid(e.to_string()))
 }
 
 fn parse_body(body: &[u8]) -> CoreResult<Value> {
@@ -65,7 +67,7 @@ fn needs_ir_cleanup(body: &[u8], client: Dialect) -> bool {
             || memchr::memmem::find(body, b"\"signature\": \"\"").is_some())
 }
 
-fn passthrough_request(body: &[u8], client: Dialect, opts: &UpstreamOptions<'_>) -> CoreResult<Vec<u8>> {
+fn passthrough_request<'a>(body: &'a [u8], client: Dialect, opts: &UpstreamOptions<'_>) -> CoreResult<Cow<'a, [u8]>> {
     let obj = scan_object(body)?;
     let mut edits = Edits::default();
     if let (Some(model), true) = (opts.model, client != Dialect::Gemini) {
@@ -90,7 +92,10 @@ fn passthrough_request(body: &[u8], client: Dialect, opts: &UpstreamOptions<'_>)
             }
         }
     }
-    Ok(apply(&obj, &edits))
+    if edits.leaves_unchanged(&obj) {
+        return Ok(Cow::Borrowed(body));
+    }
+    Ok(Cow::Owned(apply(&obj, &edits)))
 }
 
 /// GLM-style targets: system text goes to the front of the first user turn.
@@ -175,7 +180,7 @@ mod tests {
             br#"{"model":"openai/gpt-4o","messages":[{"role":"user","content":"hi"}],"x_vendor":{"k":[1,2.50]}}"#;
         let out = translate_request(body, Dialect::OpenAi, Dialect::OpenAi, &opts("gpt-4o")).unwrap();
         assert_eq!(
-            String::from_utf8(out).unwrap(),
+            String::from_utf8(out.into_owned()).unwrap(),
             r#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}],"x_vendor":{"k":[1,2.50]}}"#
         );
     }
@@ -184,19 +189,46 @@ mod tests {
     fn stream_options_dropped_when_not_streaming_and_forced_when_streaming() {
         let body = br#"{"model":"a/b","messages":[],"stream_options":{"include_usage":true}}"#;
         let out = translate_request(body, Dialect::OpenAi, Dialect::OpenAi, &opts("b")).unwrap();
-        assert_eq!(out, br#"{"model":"b","messages":[]}"#);
+        assert_eq!(*out, *br#"{"model":"b","messages":[]}"#);
         let body = br#"{"model":"a/b","messages":[],"stream":true}"#;
         let out = translate_request(body, Dialect::OpenAi, Dialect::OpenAi, &opts("b")).unwrap();
-        assert_eq!(out, br#"{"model":"b","messages":[],"stream":true,"stream_options":{"include_usage":true}}"#);
+        assert_eq!(*out, *br#"{"model":"b","messages":[],"stream":true,"stream_options":{"include_usage":true}}"#);
     }
 
     #[test]
     fn anthropic_and_gemini_passthrough_keep_bytes() {
         let body = br#"{"model":"x/claude","max_tokens":5,"messages":[{"role":"assistant","content":[{"type":"thinking","thinking":"t","signature":"abc=="}]}], "z":1}"#;
         let out = translate_request(body, Dialect::Anthropic, Dialect::Anthropic, &opts("claude")).unwrap();
-        assert_eq!(out, body.to_vec().replace_model(b"x/claude", b"claude"));
+        assert_eq!(out.into_owned(), body.to_vec().replace_model(b"x/claude", b"claude"));
         let gem = br#"{"contents":[{"parts":[{"text":"hi"}]}]}"#;
-        assert_eq!(translate_request(gem, Dialect::Gemini, Dialect::Gemini, &opts("g")).unwrap(), gem.to_vec());
+        let out = translate_request(gem, Dialect::Gemini, Dialect::Gemini, &opts("g")).unwrap();
+        assert!(matches!(out, Cow::Borrowed(b) if b == gem));
+    }
+
+    #[test]
+    fn unchanged_same_dialect_body_is_borrowed_not_copied() {
+        let plain = opts_plain("gpt-4o");
+        for body in [
+            &br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hi"}]}"#[..],
+            br#"{"model":"gpt-4o","messages":[],"stream":true,"stream_options":{"include_usage":true}}"#,
+        ] {
+            let out = translate_request(body, Dialect::OpenAi, Dialect::OpenAi, &opts("gpt-4o")).unwrap();
+            assert!(matches!(out, Cow::Borrowed(b) if b == body), "{}", String::from_utf8_lossy(body));
+        }
+        // Any real edit still copies: a different model, a stream_options to drop, a key to add.
+        for (body, model) in [
+            (&br#"{"model":"openai/gpt-4o","messages":[]}"#[..], "gpt-4o"),
+            (br#"{"model":"gpt-4o","messages":[],"stream_options":{}}"#, "gpt-4o"),
+            (br#"{"messages":[]}"#, "gpt-4o"),
+        ] {
+            let opts = UpstreamOptions { model: Some(model), ..plain };
+            let out = translate_request(body, Dialect::OpenAi, Dialect::OpenAi, &opts).unwrap();
+            assert!(matches!(out, Cow::Owned(_)), "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    fn opts_plain(model: &str) -> UpstreamOptions<'_> {
+        UpstreamOptions { model: Some(model), ..Default::default() }
     }
 
     trait ReplaceModel {

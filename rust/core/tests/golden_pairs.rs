@@ -141,7 +141,8 @@ fn requests_translate_to_the_golden_upstream_bodies() {
             merge_system: case.option_bool("merge_system").unwrap_or(false),
             stream: case.option_bool("stream"),
         };
-        let out = translate_request(&case.read("request.json"), case.client, case.upstream, &opts)
+        let request = case.read("request.json");
+        let out = translate_request(&request, case.client, case.upstream, &opts)
             .unwrap_or_else(|e| panic!("{}: {e:?}", case.name));
         let got: Value = serde_json::from_slice(&out).unwrap();
         let expected: Value = serde_json::from_slice(&case.read("upstream_request.json")).unwrap();

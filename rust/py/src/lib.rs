@@ -148,7 +148,7 @@ fn inspect_request(py: Python<'_>, body: PyBackedBytes, dialect_name: &str) -> P
 #[pyo3(signature = (body, client, upstream, *, model=None, force_stream_usage=false, merge_system=false, stream=None))]
 fn translate_request<'py>(
     py: Python<'py>,
-    body: PyBackedBytes,
+    body: Bound<'py, PyAny>,
     client: &str,
     upstream: &str,
     model: Option<&str>,
@@ -158,8 +158,20 @@ fn translate_request<'py>(
 ) -> PyResult<Bound<'py, PyBytes>> {
     let (c, u) = (dialect(client)?, dialect(upstream)?);
     let opts = UpstreamOptions { model, force_stream_usage, merge_system, stream };
-    let out = with_body(py, &body, |b| core_translate_request(b, c, u, &opts)).map_err(to_py_err)?;
-    Ok(PyBytes::new(py, &out))
+    let backed: PyBackedBytes = body.extract()?;
+    let rewritten: Option<Vec<u8>> = with_body(py, &backed, |b| {
+        core_translate_request(b, c, u, &opts).map(|out| match out {
+            Cow::Borrowed(_) => None,
+            Cow::Owned(bytes) => Some(bytes),
+        })
+    })
+    .map_err(to_py_err)?;
+    // A body going upstream unchanged is the caller's own bytes object: a 1 MB image is not copied.
+    match (rewritten, body.cast_into::<PyBytes>()) {
+        (None, Ok(same)) => Ok(same),
+        (None, Err(_)) => Ok(PyBytes::new(py, &backed)),
+        (Some(bytes), _) => Ok(PyBytes::new(py, &bytes)),
+    }
 }
 
 fn encode_options(created: u64, response_id: Option<String>, model: Option<String>) -> EncodeOptions {
