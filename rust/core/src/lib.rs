@@ -5,6 +5,7 @@
 //! bodies per wire dialect, and the prompt guard's text extraction and detectors. No I/O, no
 //! clocks, no threads, no pyo3: the binding crate (`rust/py`) is the only door to Python.
 
+pub mod count_request;
 pub mod dialect;
 pub mod error;
 pub mod error_body;
