@@ -9,6 +9,7 @@ pub mod count_request;
 pub mod dialect;
 pub mod error;
 pub mod error_body;
+pub mod error_kinds;
 pub mod guard;
 pub mod http1;
 pub mod inspect;
