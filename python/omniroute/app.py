@@ -44,7 +44,7 @@ from omniroute.http.routes import Router, normalise_path
 from omniroute.observability.logging import configure_logging
 from omniroute.providers.model_lists import ModelLister
 from omniroute.runtime import Runtime
-from omniroute.security.network import dialect_for_path
+from omniroute.security.network import client_dialect
 from omniroute.settings import Settings, settings_from_worker_env
 
 log = logging.getLogger("omniroute.app")
@@ -177,7 +177,7 @@ class App:
             refusal = network.check(req)
             if refusal is not None:
                 body = _core.error_body(
-                    dialect_for_path(path),
+                    client_dialect(req, path),
                     refusal.status,
                     refusal.message,
                     code=refusal.code,
@@ -208,7 +208,7 @@ class App:
             req.respond(
                 status,
                 _core.error_body(
-                    dialect_for_path(path), status, message, code="not_found" if status == 404 else None
+                    client_dialect(req, path), status, message, code="not_found" if status == 404 else None
                 ),
             )
             return
@@ -221,7 +221,7 @@ class App:
             log.exception("unhandled error on %s %s", req.method, path)
             if not req.responded:
                 body = _core.error_body(
-                    dialect_for_path(path), 500, "Internal gateway error", code="internal_error"
+                    client_dialect(req, path), 500, "Internal gateway error", code="internal_error"
                 )
                 req.respond(500, body)
 

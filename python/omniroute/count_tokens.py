@@ -1,8 +1,12 @@
 """Token counting for `/v1/messages/count_tokens` and Gemini `:countTokens`.
 
+The body's structure is checked first, whatever answers (`_core.inspect_count_request`: an
+Anthropic Messages body; Gemini `contents` or a whole `generateContentRequest`), so a malformed
+body is a 400 in the client's format naming the node, never an upstream's or estimator's error.
 When the upstream speaks the client's dialect and has a counting endpoint, it is asked (its
-count is the real one); otherwise the gateway estimates from the canonical request with a BPE
-tokeniser and says so in `x-omniroute-token-estimate: true`.
+count is the real one; the model in the body becomes the upstream's); otherwise the gateway
+estimates from the canonical request with a BPE tokeniser and says so in
+`x-omniroute-token-estimate: true`.
 """
 
 from __future__ import annotations
@@ -42,8 +46,8 @@ async def count_tokens(gateway: Gateway, req: Request, *, dialect: str, url_mode
     try:
         key = authenticate(req, rt, required=rt.settings.require_api_key)
         body = await req.read_body(rt.network.body_limit(req.path))
-        info = _core.inspect_request(body, dialect) if dialect != "gemini" else None
-        model = url_model or (info.model if info else None)
+        info = _core.inspect_count_request(body, dialect)
+        model = url_model or info.model
         if model is None:
             raise GatewayError(400, "'model' is a required property", param="model", code="missing_model")
         target = resolve_model(rt.catalog, model)
@@ -54,7 +58,7 @@ async def count_tokens(gateway: Gateway, req: Request, *, dialect: str, url_mode
             tokens = _core.estimate_tokens(body, dialect)
             req.respond(200, _answer(dialect, tokens), headers=[("x-omniroute-token-estimate", "true")])
             return
-        upstream_body = _core.translate_request(body, dialect, dialect, model=target.model)
+        upstream_body = _core.count_request_body(body, dialect, target.model)
         headers = gateway.upstream_headers(req, account)
         resp = await rt.upstream.send(
             "POST",

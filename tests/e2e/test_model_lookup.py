@@ -116,6 +116,8 @@ def test_lookups_need_a_key_where_calls_do(
     extra = '\n[[api_keys]]\nname = "k"\nkey = "sk-lookup-required-0123456789abcdef"\n'
     with GatewayProcess(base / "data", matrix_config(mock) + extra, env={"REQUIRE_API_KEY": "true"}) as keyed:
         for path, headers, shape in (
+            ("/v1/models", {}, "openai"),
+            ("/v1/models", {"anthropic-version": "2023-06-01"}, "anthropic"),
             ("/v1/models/openai/gpt-4o", {}, "openai"),
             ("/v1/models/openai/gpt-4o", {"anthropic-version": "2023-06-01"}, "anthropic"),
             ("/v1beta/models/gemini-2.5-flash", {}, "gemini"),
@@ -124,6 +126,8 @@ def test_lookups_need_a_key_where_calls_do(
             assert resp.status_code == 401, (path, resp.text)
             body = resp.json()
             assert (body.get("type") == "error") is (shape == "anthropic"), body
+            if shape == "anthropic":
+                assert body["error"]["type"] == "authentication_error", body
             ok = httpx.get(
                 f"{keyed.url}{path}",
                 headers={**headers, "x-api-key": "sk-lookup-required-0123456789abcdef"},

@@ -20,6 +20,7 @@ from omniroute.http.request import Request
 from omniroute.security.network import (
     CORS_ALLOW_HEADERS,
     NetworkGuard,
+    client_dialect,
     dialect_for_path,
     normalise_origin,
     parse_address,
@@ -312,6 +313,26 @@ def test_dialect_for_path() -> None:
     assert dialect_for_path("/v1/responses") == "responses"
     assert dialect_for_path("/v1/chat/completions") == "openai"
     assert dialect_for_path("/api/keys") == "openai"
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "dialect"),
+    [
+        ("/v1/models", {"anthropic-version": "2023-06-01"}, "anthropic"),
+        ("/v1/models/openai/gpt-4o", {"anthropic-version": "2023-06-01"}, "anthropic"),
+        ("/v1/models", {}, "openai"),
+        ("/v1/models/x", {"anthropic-version": ""}, "openai"),
+        # Elsewhere the path alone decides.
+        ("/v1/chat/completions", {"anthropic-version": "2023-06-01"}, "openai"),
+        ("/v1/modelsx", {"anthropic-version": "2023-06-01"}, "openai"),
+        ("/v1beta/models", {"anthropic-version": "2023-06-01"}, "gemini"),
+        ("/v1/messages", {}, "anthropic"),
+    ],
+)
+def test_the_model_paths_answer_an_anthropic_client_in_its_format(
+    path: str, headers: dict[str, str], dialect: str
+) -> None:
+    assert client_dialect(request(path=path, headers=headers), path) == dialect
 
 
 # settings changed through the API (security_settings) -----------------------------------------

@@ -86,6 +86,19 @@ def dialect_for_path(path: str) -> str:
     return "openai"
 
 
+def is_models_path(path: str) -> bool:
+    """`/v1/models` and `/v1/models/{id}`: paths the OpenAI and the Anthropic SDK both call."""
+    return path == "/v1/models" or path.startswith("/v1/models/")
+
+
+def client_dialect(req: Request, path: str) -> str:
+    """`dialect_for_path`, except that on the model paths a client sending `anthropic-version`
+    (the Anthropic SDK always does) is answered in Anthropic's format."""
+    if is_models_path(path) and req.header("anthropic-version"):
+        return "anthropic"
+    return dialect_for_path(path)
+
+
 def parse_address(text: str) -> IPAddress | None:
     """The IP of `"ip"`, `"ip:port"` or `"[v6]:port"` (IPv4-mapped IPv6 as IPv4); None if not one."""
     value = text.strip().strip('"')

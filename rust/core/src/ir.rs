@@ -8,6 +8,7 @@
 
 use serde_json::Value;
 
+use crate::error_kinds::ErrorKind;
 use crate::usage::Usage;
 
 /// Who speaks a message. System prompts live in `ChatRequest::system`, not here.
@@ -255,10 +256,12 @@ pub enum StreamEvent {
         reason: StopReason,
         stop_sequence: Option<String>,
     },
-    /// The upstream reported an error in band.
+    /// The upstream reported an error in band: its message, its own word for the error (a type,
+    /// code or status name), and what that means (`error_kinds::classify`).
     Error {
         message: String,
         error_type: Option<String>,
+        kind: ErrorKind,
     },
 }
 

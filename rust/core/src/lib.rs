@@ -5,9 +5,11 @@
 //! bodies per wire dialect, and the prompt guard's text extraction and detectors. No I/O, no
 //! clocks, no threads, no pyo3: the binding crate (`rust/py`) is the only door to Python.
 
+pub mod count_request;
 pub mod dialect;
 pub mod error;
 pub mod error_body;
+pub mod error_kinds;
 pub mod guard;
 pub mod http1;
 pub mod inspect;

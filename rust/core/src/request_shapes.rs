@@ -1,6 +1,6 @@
-//! The structure of each dialect's request body that `inspect_request` checks, so a same-dialect
-//! call (forwarded byte for byte, never translated) is refused with a 400 naming the bad node
-//! instead of reaching the upstream.
+//! The structure of each dialect's request body that `inspect_request` checks (and
+//! `count_request`, for token-counting bodies), so a same-dialect call (forwarded byte for byte,
+//! never translated) is refused with a 400 naming the bad node instead of reaching the upstream.
 //!
 //! Only what every real client sends and every upstream requires is checked: the messages or
 //! contents array and its items, content parts, tool calls and results, tools. Member shapes
@@ -37,6 +37,15 @@ pub fn request_shape(dialect: Dialect) -> &'static Object {
         Dialect::Anthropic => &ANTHROPIC,
         Dialect::Gemini => &GEMINI,
         Dialect::Responses => &RESPONSES,
+    }
+}
+
+/// The checked structure of a `dialect` token-counting body: Gemini's `:countTokens` has its own
+/// envelope; Anthropic's `count_tokens` takes a Messages body (without `max_tokens`).
+pub fn count_request_shape(dialect: Dialect) -> &'static Object {
+    match dialect {
+        Dialect::Gemini => &GEMINI_COUNT,
+        other => request_shape(other),
     }
 }
 
@@ -207,6 +216,15 @@ static GEMINI: Object = plain(&[
     opt("safety_settings", OBJECTS),
     opt("cachedContent", STR),
     opt("cached_content", STR),
+]);
+
+/// Gemini `:countTokens`: the prompt as `contents`, or a whole `generateContentRequest` (which
+/// has a generateContent body's structure; its `contents` is then the one counted). That one of
+/// the two is present is checked by `count_request`, since a shape names no alternatives.
+static GEMINI_COUNT: Object = plain(&[
+    opt("contents", Shape::Arr(&Shape::Obj(&GEMINI_CONTENT))),
+    opt("generateContentRequest", Shape::Obj(&GEMINI)),
+    opt("generate_content_request", Shape::Obj(&GEMINI)),
 ]);
 
 // OpenAI Responses: input items come in many types, each with its own members; only the outline.

@@ -233,12 +233,15 @@ impl StreamTranslator {
         }
         let events = std::mem::take(&mut self.ir_events);
         for ev in &events {
-            if let StreamEvent::Error { message, .. } = ev {
-                out.extend(self.fail(message));
-                break;
-            }
             if let Mode::Translate { encoder, .. } = &mut self.mode {
+                // An upstream error is written by the encoder in the client's words for its kind
+                // (error_kinds.rs), and ends the stream.
                 encoder.on_event(ev, out);
+            }
+            if let StreamEvent::Error { message, .. } = ev {
+                self.state = StreamState::Failed;
+                self.error_message = Some(message.clone());
+                break;
             }
         }
         self.ir_events = events;

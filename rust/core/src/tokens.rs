@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use serde_json::Value;
 use tiktoken_rs::CoreBPE;
 
+use crate::count_request::counted_request;
 use crate::dialect::{self, Dialect};
 use crate::error::{CoreError, CoreResult};
 use crate::ir::{ChatRequest, ImageSource, Part};
@@ -69,7 +70,8 @@ pub fn count_request(request: &ChatRequest) -> u64 {
     system + messages + tools + REPLY_PRIMING
 }
 
-/// Estimated input tokens of a client body in `dialect`.
+/// Estimated input tokens of a client count body in `dialect` (a Gemini `:countTokens` body
+/// counts its `generateContentRequest` when it has one).
 pub fn estimate_request_tokens(body: &[u8], dialect_of_body: Dialect) -> CoreResult<u64> {
     crate::json_scan::scan_object(body)?;
     let mut value: Value =
@@ -80,7 +82,7 @@ pub fn estimate_request_tokens(body: &[u8], dialect_of_body: Dialect) -> CoreRes
             map.entry("max_tokens").or_insert(Value::from(1));
         }
     }
-    let request = dialect::request_to_ir(dialect_of_body, &value)?;
+    let request = dialect::request_to_ir(dialect_of_body, counted_request(&value, dialect_of_body))?;
     Ok(count_request(&request))
 }
 

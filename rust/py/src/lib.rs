@@ -8,6 +8,7 @@
 // Python-facing functions mirror keyword-only Python signatures, which may be long.
 #![allow(clippy::too_many_arguments)]
 
+mod count;
 mod guard;
 mod http1;
 mod limits;
@@ -40,7 +41,7 @@ create_exception!(_core, UnsupportedError, OmnirouteError, "A dialect pairing or
 /// Bodies above this size are processed with the GIL released.
 const DETACH_THRESHOLD: usize = 256 * 1024;
 
-fn to_py_err(err: CoreError) -> PyErr {
+pub(crate) fn to_py_err(err: CoreError) -> PyErr {
     match err {
         CoreError::InvalidRequest { message, param } => InvalidRequestError::new_err((message, param)),
         CoreError::UpstreamProtocol { message } => UpstreamProtocolError::new_err(message),
@@ -64,7 +65,7 @@ pub(crate) fn with_body<T: Send>(py: Python<'_>, body: &PyBackedBytes, job: impl
 
 /// The request fields the gateway acts on.
 #[pyclass(module = "omniroute._core", frozen, get_all)]
-struct RequestInfo {
+pub(crate) struct RequestInfo {
     model: Option<String>,
     stream: bool,
     include_usage: bool,
@@ -381,6 +382,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("FRAMING_EMPTY", http1::FRAMING_EMPTY)?;
     m.add_function(wrap_pyfunction!(http1::parse_response_head, m)?)?;
     m.add_function(wrap_pyfunction!(inspect_request, m)?)?;
+    m.add_function(wrap_pyfunction!(count::inspect_count_request, m)?)?;
+    m.add_function(wrap_pyfunction!(count::count_request_body, m)?)?;
     m.add_function(wrap_pyfunction!(surrogates::has_lone_surrogate, m)?)?;
     m.add_function(wrap_pyfunction!(prompt_text::prompt_texts, m)?)?;
     m.add_function(wrap_pyfunction!(translate_request, m)?)?;

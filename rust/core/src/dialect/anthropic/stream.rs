@@ -21,6 +21,7 @@ use super::{message_id, stop_reason_from_ir, stop_reason_to_ir, tool_use_id, Wir
 use crate::dialect::{Dialect, EncodeOptions, StreamDecode, StreamEncode};
 use crate::error::{CoreError, CoreResult};
 use crate::error_body::{stream_error_event, ErrorSpec};
+use crate::error_kinds::classify;
 use crate::ir::{merge_usage, BlockKind, StopReason, StreamEvent};
 use crate::sse::{encode_event, SseEvent};
 use crate::usage::Usage;
@@ -233,8 +234,9 @@ impl StreamDecode for StreamDecoder {
             }
             "error" => {
                 let (message, error_type) = error_message(&payload);
+                let kind = classify(&[error_type.as_deref()], None).0;
                 self.failed = true;
-                out.push(StreamEvent::Error { message, error_type });
+                out.push(StreamEvent::Error { message, error_type, kind });
                 Ok(())
             }
             // ping and event types added after this was written.
@@ -575,7 +577,7 @@ impl StreamEncode for StreamEncoder {
             StreamEvent::BlockStop { index } => self.stop_block(*index, out),
             StreamEvent::Usage(usage) => merge_usage(&mut self.usage, usage),
             StreamEvent::Finish { reason, stop_sequence } => self.stop = Some((reason.clone(), stop_sequence.clone())),
-            StreamEvent::Error { message, error_type } => self.write_error(message, error_type.as_deref(), out),
+            StreamEvent::Error { message, kind, .. } => self.write_error(message, Some(kind.anthropic_type()), out),
         }
     }
 

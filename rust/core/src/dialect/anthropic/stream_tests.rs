@@ -1,4 +1,5 @@
 use super::*;
+use crate::error_kinds::ErrorKind;
 use crate::sse::SseDecoder;
 
 const TEXT_TOOL: &str = include_str!("../../../../../tests/fixtures/dialects/anthropic/text_tool_use.sse");
@@ -167,7 +168,11 @@ fn in_band_error_is_reported_and_stream_not_complete() {
     let events = decode_with(&mut decoder, OVERLOADED.as_bytes());
     assert_eq!(
         events.last(),
-        Some(&StreamEvent::Error { message: "Overloaded".into(), error_type: Some("overloaded_error".into()) })
+        Some(&StreamEvent::Error {
+            message: "Overloaded".into(),
+            error_type: Some("overloaded_error".into()),
+            kind: ErrorKind::Unavailable
+        })
     );
     assert!(!decoder.is_complete());
     // Anything after the error is ignored.
@@ -454,14 +459,22 @@ fn upstream_error_event_is_forwarded_in_band() {
     let mut encoder = StreamEncoder::new(anthropic());
     let mut out = Vec::new();
     encoder.on_event(
-        &StreamEvent::Error { message: "Overloaded".into(), error_type: Some("overloaded_error".into()) },
+        &StreamEvent::Error {
+            message: "Overloaded".into(),
+            error_type: Some("overloaded_error".into()),
+            kind: ErrorKind::Unavailable,
+        },
         &mut out,
     );
     encoder.finish(&mut out);
     let (events, complete) = decode(&out);
     assert_eq!(
         events,
-        vec![StreamEvent::Error { message: "Overloaded".into(), error_type: Some("overloaded_error".into()) }]
+        vec![StreamEvent::Error {
+            message: "Overloaded".into(),
+            error_type: Some("overloaded_error".into()),
+            kind: ErrorKind::Unavailable
+        }]
     );
     assert!(!complete);
 }

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::{call_prefix, read_error, read_part, read_usage, stop_reason, CallLedger, ReadPart, Source};
 use crate::dialect::StreamDecode;
 use crate::error::{CoreError, CoreResult};
+use crate::error_kinds::classify;
 use crate::ir::{BlockKind, Part, StopReason, StreamEvent};
 use crate::sse::SseEvent;
 use crate::usage::Usage;
@@ -135,8 +136,9 @@ impl StreamDecoder {
         };
         if let Some(error) = obj.get("error").filter(|e| !e.is_null()) {
             let (message, error_type) = read_error(error);
+            let kind = classify(&[error_type.as_deref()], error.get("code").and_then(Value::as_u64)).0;
             self.close(out);
-            out.push(StreamEvent::Error { message, error_type });
+            out.push(StreamEvent::Error { message, error_type, kind });
             return Ok(());
         }
         if !self.started {
@@ -210,6 +212,7 @@ impl StreamDecode for StreamDecoder {
 mod tests {
     use super::*;
     use crate::dialect::gemini::test_support::{decode, decode_chunks, fixture};
+    use crate::error_kinds::ErrorKind;
 
     fn usage(input: u64, output: u64, cached: u64, reasoning: u64) -> StreamEvent {
         StreamEvent::Usage(Usage {
@@ -308,7 +311,8 @@ mod tests {
             events.last(),
             Some(&StreamEvent::Error {
                 message: "The model is overloaded.".into(),
-                error_type: Some("UNAVAILABLE".into())
+                error_type: Some("UNAVAILABLE".into()),
+                kind: ErrorKind::Unavailable,
             })
         );
         assert!(events.contains(&StreamEvent::BlockStop { index: 0 }));

@@ -190,9 +190,9 @@ impl StreamEncode for StreamEncoder {
             StreamEvent::BlockStop { index } => self.send_call(*index, out),
             StreamEvent::Usage(usage) => merge_usage(self.usage.get_or_insert_with(Usage::default), usage),
             StreamEvent::Finish { reason, .. } => self.reason = Some(reason.clone()),
-            StreamEvent::Error { message, error_type } => {
-                let status = http_status(error_type.as_deref());
-                self.error(message, error_type.as_deref(), status, out);
+            StreamEvent::Error { message, error_type, kind } => {
+                let name = kind.rpc_status_for(error_type.as_deref());
+                self.error(message, Some(name), http_status(Some(name)), out);
             }
         }
     }
@@ -222,6 +222,7 @@ impl StreamEncode for StreamEncoder {
 mod tests {
     use super::*;
     use crate::dialect::gemini::test_support::{decode, fixture};
+    use crate::error_kinds::ErrorKind;
 
     fn encode(events: &[StreamEvent], opts: EncodeOptions) -> Vec<u8> {
         let mut encoder = StreamEncoder::new(opts);
@@ -333,14 +334,22 @@ mod tests {
 
         let mut encoder = StreamEncoder::new(EncodeOptions::default());
         let mut out = Vec::new();
-        let error = StreamEvent::Error { message: "quota".into(), error_type: Some("RESOURCE_EXHAUSTED".into()) };
+        let error = StreamEvent::Error {
+            message: "quota".into(),
+            error_type: Some("RESOURCE_EXHAUSTED".into()),
+            kind: ErrorKind::RateLimited,
+        };
         encoder.on_event(&error, &mut out);
         encoder.finish(&mut out);
         let (events, complete) = decode(&out);
         assert!(!complete);
         assert_eq!(
             events,
-            vec![StreamEvent::Error { message: "quota".into(), error_type: Some("RESOURCE_EXHAUSTED".into()) }]
+            vec![StreamEvent::Error {
+                message: "quota".into(),
+                error_type: Some("RESOURCE_EXHAUSTED".into()),
+                kind: ErrorKind::RateLimited
+            }]
         );
     }
 }

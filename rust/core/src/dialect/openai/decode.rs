@@ -14,6 +14,7 @@ use super::str_field;
 use super::think::{Segment, ThinkSplitter};
 use crate::dialect::StreamDecode;
 use crate::error::{CoreError, CoreResult};
+use crate::error_kinds::classify;
 use crate::ir::{BlockKind, StopReason, StreamEvent};
 use crate::sse::SseEvent;
 
@@ -232,8 +233,11 @@ impl StreamDecode for StreamDecoder {
             return Err(CoreError::upstream("upstream stream event is not a JSON object"));
         }
         if let Some(error) = value.get("error").filter(|e| !e.is_null()) {
-            let error_type = str_field(error, "type").or_else(|| str_field(error, "code")).map(str::to_owned);
-            out.push(StreamEvent::Error { message: error_message(error), error_type });
+            // OpenAI's `code` is the specific one (`invalid_api_key` under type
+            // `invalid_request_error`, `rate_limit_exceeded` under type `requests`).
+            let words = [str_field(error, "code"), str_field(error, "type")];
+            let (kind, word) = classify(&words, error.get("code").and_then(Value::as_u64));
+            out.push(StreamEvent::Error { message: error_message(error), error_type: word.map(str::to_owned), kind });
             self.failed = true;
             return Ok(());
         }
@@ -352,6 +356,7 @@ mod plain {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::error_kinds::ErrorKind;
     use crate::sse::SseDecoder;
     use crate::usage::Usage;
 
@@ -627,6 +632,7 @@ pub(super) mod tests {
             Some(&StreamEvent::Error {
                 message: "The server had an error while processing your request. Sorry about that!".into(),
                 error_type: Some("server_error".into()),
+                kind: ErrorKind::Internal,
             })
         );
     }

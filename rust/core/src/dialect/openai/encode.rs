@@ -141,9 +141,9 @@ impl StreamEncode for StreamEncoder {
                 }
                 self.start(id, model, out);
             }
-            StreamEvent::Error { message, error_type } => {
-                let error_type = error_type.as_deref().unwrap_or("upstream_error");
-                self.error(message, error_type, None, out);
+            StreamEvent::Error { message, error_type, kind } => {
+                // The type in OpenAI's words; the upstream's own word, if it said one, as the code.
+                self.error(message, kind.openai_type(), error_type.as_deref(), out);
             }
             StreamEvent::Usage(usage) => self.record_usage(usage),
             other => {
@@ -198,6 +198,7 @@ impl StreamEncode for StreamEncoder {
 mod tests {
     use super::*;
     use crate::dialect::openai::decode::tests::decode_pieces;
+    use crate::error_kinds::ErrorKind;
 
     fn opts(include_usage: bool) -> EncodeOptions {
         EncodeOptions { created: 1_750_000_000, include_usage, ..Default::default() }
@@ -370,15 +371,21 @@ mod tests {
     }
 
     #[test]
-    fn upstream_error_event_is_written_in_band_with_its_type() {
+    fn upstream_error_event_is_written_in_band_in_openai_words() {
         let events = [
             StreamEvent::Start { id: "chatcmpl-1".into(), model: "m".into(), usage: None },
-            StreamEvent::Error { message: "overloaded".into(), error_type: Some("overloaded_error".into()) },
+            StreamEvent::Error {
+                message: "overloaded".into(),
+                error_type: Some("overloaded_error".into()),
+                kind: ErrorKind::Unavailable,
+            },
         ];
         let sse = encode(opts(false), &events);
         let chunks = payloads(&sse);
         assert_eq!(chunks.len(), 2);
-        assert_eq!(chunks[1]["error"]["type"], "overloaded_error");
+        // OpenAI's type for the kind; the upstream's own word as the code.
+        assert_eq!(chunks[1]["error"]["type"], "server_error");
+        assert_eq!(chunks[1]["error"]["code"], "overloaded_error");
         assert!(!sse.contains("[DONE]"));
     }
 }

@@ -6,6 +6,7 @@ use super::reasoning_text;
 use super::response::{error_message, output_item_parts, usage_from_value};
 use crate::dialect::StreamDecode;
 use crate::error::{CoreError, CoreResult};
+use crate::error_kinds::classify;
 use crate::ir::{BlockKind, Part, StopReason, StreamEvent};
 use crate::sse::SseEvent;
 
@@ -465,9 +466,11 @@ impl StreamDecode for StreamDecoder {
                     out.push(StreamEvent::Usage(usage));
                 }
                 let error = response.and_then(|r| r.get("error"));
+                let code = error.and_then(|e| e.get("code")).and_then(Value::as_str);
                 out.push(StreamEvent::Error {
                     message: error_message(error).unwrap_or_else(|| "upstream response failed".to_owned()),
-                    error_type: error.and_then(|e| e.get("code")).and_then(Value::as_str).map(str::to_owned),
+                    error_type: code.map(str::to_owned),
+                    kind: classify(&[code], None).0,
                 });
             }
             "error" => {
@@ -480,7 +483,8 @@ impl StreamDecode for StreamDecoder {
                     .or_else(|| source.get("type").and_then(Value::as_str))
                     .filter(|t| *t != "error")
                     .map(str::to_owned);
-                out.push(StreamEvent::Error { message, error_type });
+                let kind = classify(&[error_type.as_deref()], None).0;
+                out.push(StreamEvent::Error { message, error_type, kind });
             }
             _ => {}
         }

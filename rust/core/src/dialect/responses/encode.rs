@@ -394,6 +394,20 @@ impl StreamEncoder {
     }
 }
 
+impl StreamEncoder {
+    /// Ends the stream with `response.failed` carrying `code` (once).
+    fn failed(&mut self, message: &str, code: &str, out: &mut Vec<u8>) {
+        if self.done {
+            return;
+        }
+        self.ensure_started(out);
+        self.done = true;
+        let error = json!({"code": code, "message": message});
+        let response = self.envelope("failed", None, Some(error));
+        self.emit(out, "response.failed", json!({ "response": response }));
+    }
+}
+
 impl StreamEncode for StreamEncoder {
     fn on_event(&mut self, event: &StreamEvent, out: &mut Vec<u8>) {
         if self.done {
@@ -431,7 +445,7 @@ impl StreamEncode for StreamEncoder {
                 merge_usage(self.usage.get_or_insert_with(Usage::default), u);
             }
             StreamEvent::Finish { reason, .. } => self.reason = Some(reason.clone()),
-            StreamEvent::Error { message, .. } => self.fail(message, out),
+            StreamEvent::Error { message, kind, .. } => self.failed(message, kind.responses_code(), out),
         }
     }
 
@@ -449,13 +463,6 @@ impl StreamEncode for StreamEncoder {
     }
 
     fn fail(&mut self, message: &str, out: &mut Vec<u8>) {
-        if self.done {
-            return;
-        }
-        self.ensure_started(out);
-        self.done = true;
-        let error = json!({"code": "server_error", "message": message});
-        let response = self.envelope("failed", None, Some(error));
-        self.emit(out, "response.failed", json!({ "response": response }));
+        self.failed(message, "server_error", out);
     }
 }

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::dialect::{EncodeOptions, StreamDecode, StreamEncode};
+use crate::error_kinds::ErrorKind;
 use crate::ir::{BlockKind, StopReason, StreamEvent};
 use crate::sse::{SseDecoder, SseEvent};
 use crate::usage::Usage;
@@ -183,7 +184,8 @@ fn decodes_incomplete_and_failed_streams() {
         events.last(),
         Some(&StreamEvent::Error {
             message: "The model produced invalid content.".into(),
-            error_type: Some("server_error".into())
+            error_type: Some("server_error".into()),
+            kind: ErrorKind::Internal,
         })
     );
 }
@@ -297,11 +299,19 @@ fn decoder_reports_error_events() {
         out,
         vec![StreamEvent::Error {
             message: "Rate limit reached".into(),
-            error_type: Some("rate_limit_exceeded".into())
+            error_type: Some("rate_limit_exceeded".into()),
+            kind: ErrorKind::RateLimited,
         }]
     );
     let out = feed(&mut d, json!({"type": "error", "error": {"type": "server_error", "message": "oops"}})).unwrap();
-    assert_eq!(out, vec![StreamEvent::Error { message: "oops".into(), error_type: Some("server_error".into()) }]);
+    assert_eq!(
+        out,
+        vec![StreamEvent::Error {
+            message: "oops".into(),
+            error_type: Some("server_error".into()),
+            kind: ErrorKind::Internal
+        }]
+    );
     assert!(!d.is_complete());
 }
 
@@ -542,7 +552,11 @@ fn finish_and_fail_write_once() {
 fn in_band_error_event_fails_the_stream() {
     let events = vec![
         StreamEvent::Start { id: "x".into(), model: "m".into(), usage: None },
-        StreamEvent::Error { message: "overloaded".into(), error_type: Some("overloaded_error".into()) },
+        StreamEvent::Error {
+            message: "overloaded".into(),
+            error_type: Some("overloaded_error".into()),
+            kind: ErrorKind::Unavailable,
+        },
     ];
     let bytes = encode(&events, opts(None));
     let payloads = encoded_payloads(&bytes);
