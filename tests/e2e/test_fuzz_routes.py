@@ -592,7 +592,8 @@ def test_header_abuse(
         method, path, body = route.method, route.path_for(model), json.dumps(route.body_for(model)).encode()
     sep = "&" if "?" in path else ""
     target = path + (query.replace("?", sep, 1) if sep else query)
-    resp = fz.send(method, target, content=body, headers=[*auth, *extra], fmt=format_for_path(path))
+    headers = [*auth, *extra]
+    resp = fz.send(method, target, content=body, headers=headers, fmt=format_for_path(path, headers))
     if not auth and "key=" + INFERENCE_KEY not in query:
         assert resp.status_code in (400, 401, 404, 413, 431), resp.text
 

@@ -314,10 +314,15 @@ def in_field(doc: Mapping[str, Any], field: str, raw: bytes) -> bytes:
 ROUTE_FORMATS = ("openai", "anthropic", "gemini", "responses", "api")
 
 
-def format_for_path(path: str) -> str:
-    """The client error format a path (or an absolute-form request target) belongs to."""
+def format_for_path(path: str, headers: Sequence[tuple[str, str]] = ()) -> str:
+    """The client error format a path (or an absolute-form request target) belongs to; on the
+    model paths a non-empty `anthropic-version` header asks for Anthropic's."""
     if path.startswith(("http://", "https://")):
         path = urlsplit(path).path
+    if path == "/v1/models" or path.startswith("/v1/models/"):
+        versions = [v for k, v in headers if k.lower() == "anthropic-version"]
+        if versions and versions[0].strip():
+            return "anthropic"
     if path.startswith("/api/"):
         return "api"
     if path.startswith("/v1beta"):

@@ -51,7 +51,7 @@ pub fn counted_request(body: &Value, dialect: Dialect) -> &Value {
 pub fn count_request_body(body: &[u8], dialect: Dialect, model: &str) -> CoreResult<Vec<u8>> {
     if dialect != Dialect::Gemini {
         let opts = UpstreamOptions { model: Some(model), ..Default::default() };
-        return translate_request(body, dialect, dialect, &opts);
+        return translate_request(body, dialect, dialect, &opts).map(std::borrow::Cow::into_owned);
     }
     let obj = scan_object(body)?;
     let Some(member) = obj.members.iter().find(|m| GENERATE_REQUEST_KEYS.contains(&m.key.as_ref()) && m.raw != "null")
