@@ -38,7 +38,6 @@ from omniroute.api.models import ITEM_PREFIX as MODEL_ITEM_PREFIX
 from omniroute.api.models import ModelsEndpoint, make_model_item
 from omniroute.api.responses import ITEM_PREFIX, make_responses
 from omniroute.gateway import Gateway
-from omniroute.heap import Heap
 from omniroute.http.request import Request
 from omniroute.http.routes import Router, normalise_path
 from omniroute.observability.logging import configure_logging
@@ -61,9 +60,6 @@ class App:
         self.router = Router()
         #: Authorizes and audits every /api/* request (admin/auth.py).
         self.admin_guard: AdminGuard | None = None
-        #: malloc tuned for large bodies, trimmed when idle (heap.py); counts requests to see idleness.
-        self.heap = Heap()
-        self.requests_seen = 0
 
     def startup(self) -> None:
         # The writer threads (usage, request log, access lines) work in batches; with Python's
@@ -74,7 +70,6 @@ class App:
         # counting; at Python's default (700) the cyclic collector ran twice per call and cost
         # about 5 % of a call's CPU (bench/RESULTS.md). Cycles are still collected, in bigger steps.
         gc.set_threshold(*GC_THRESHOLDS)
-        self.heap.tune()
         configure_logging(self.settings.log_level)
         runtime = Runtime(self.settings)
         runtime.start()
@@ -141,10 +136,8 @@ class App:
         # What start-up built lives as long as the worker: the collector need not walk it again.
         gc.collect()
         gc.freeze()
-        self.heap.watch(lambda: self.requests_seen, asyncio.get_event_loop())
 
     async def shutdown(self) -> None:
-        self.heap.stop()
         if self.runtime is not None:
             await self.runtime.close()
             self.runtime = None
@@ -163,7 +156,6 @@ class App:
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
         if scope.proto != "http":
             return
-        self.requests_seen += 1
         req = Request(scope, protocol)
         path = normalise_path(req.path)
         if path != req.path:
