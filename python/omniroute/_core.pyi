@@ -117,6 +117,16 @@ def translate_request(
     merge_system: bool = False,
     stream: bool | None = None,
 ) -> bytes: ...
+def translate_request_parts(
+    body: bytes,
+    client: str,
+    upstream: str,
+    *,
+    model: str | None = None,
+    force_stream_usage: bool = False,
+    merge_system: bool = False,
+    stream: bool | None = None,
+) -> tuple[bytes | memoryview, ...]: ...
 def translate_response(
     body: bytes,
     upstream: str,

@@ -27,10 +27,15 @@ from omniroute.routing.catalog import Account
 from omniroute.routing.resolve import Target
 from omniroute.upstream.client import MAX_ERROR_BODY
 from omniroute.upstream.errors import upstream_error
+from omniroute.upstream.h1 import Body, joined
 
 if TYPE_CHECKING:
     from omniroute.gateway import Gateway
     from omniroute.observability.request_log import CallTrace
+
+#: Client bodies from this size on are sent upstream as parts of themselves (no copy of a
+#: megabyte image for a model rewrite); below it one small copy is cheaper than the parts.
+PARTS_FROM = 64 * 1024
 
 TransportError = Literal["timeout", "connect", "protocol"]
 
@@ -120,7 +125,13 @@ async def _attempt(
     trace = call.trace
     upstream_dialect = target.provider.dialect
     spec = target.provider
-    upstream_body = _core.translate_request(
+    # A large body goes upstream as parts of the client's own bytes around the rewritten model.
+    translate = (
+        _core.translate_request_parts
+        if len(call.body) >= PARTS_FROM and type(call.body) is bytes
+        else _core.translate_request
+    )
+    upstream_body: Body = translate(
         call.body,
         call.dialect,
         upstream_dialect,
@@ -133,7 +144,7 @@ async def _attempt(
     headers["accept"] = "text/event-stream" if call.stream else "application/json"
     url = chat_url(account, target.model, stream=call.stream)
     if trace is not None and trace.capture is not None:
-        trace.capture.note_upstream_request("POST", url, headers, upstream_body)
+        trace.capture.note_upstream_request("POST", url, headers, joined(upstream_body))
     try:
         with upstream_wait(req):
             resp = await gateway.rt.upstream.send(

@@ -296,3 +296,34 @@ def test_gemini_sdk_shapes_reach_the_upstream(gw: GatewayProcess, mock: MockProv
     # the API takes both at every level, and so does the gateway's check.
     declaration = sent.json["tools"][0]["functionDeclarations"][0]
     assert declaration.get("parametersJsonSchema", declaration.get("parameters_json_schema")) == WEATHER
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_large_body_reaches_the_upstream_with_only_its_model_rewritten(
+    gw: GatewayProcess, mock: MockProvider, stream: bool
+) -> None:
+    # Past attempt.PARTS_FROM the upstream body is sent as parts of the client's own bytes
+    # around the rewritten model: every other byte (spacing, key order, the image) arrives as sent.
+    image = base64.b64encode(bytes(range(256)) * 1200).decode()  # ~400 KB of base64
+    body = (
+        '{ "messages" : [{"role":"user","content":[{"type":"text","text":"What is this?"},'
+        f'{{"type":"image_url","image_url":{{"url":"data:image/png;base64,{image}"}}}}]}}],\n'
+        f'  "model" : "openai/gpt-4o", "stream": {"true" if stream else "false"}, "x_vendor": [1, 2.50] }}'
+    ).encode()
+    mock.enqueue({"text": "a picture"})
+    resp = httpx.post(
+        f"{gw.url}/v1/chat/completions",
+        content=body,
+        headers={"authorization": f"Bearer {KEY}", "content-type": "application/json"},
+        timeout=10,
+    )
+    assert resp.status_code == 200, resp.text
+    assert ("data: [DONE]" if stream else "a picture") in resp.text
+    [sent] = sent_to(mock, "/v1/chat/completions")
+    expected = body.replace(b'"openai/gpt-4o"', b'"gpt-4o"', 1)
+    if stream:  # the gateway asks for the usage chunk so it can record usage
+        expected = expected.replace(
+            b'"x_vendor": [1, 2.50] }', b'"x_vendor": [1, 2.50],"stream_options":{"include_usage":true} }'
+        )
+    assert sent.body == expected
+    assert sent.headers["content-length"] == str(len(expected))

@@ -194,6 +194,26 @@ def test_arbitrary_json_never_crashes(body: Body, model: str | None, force: bool
         assert isinstance(out, _core.InvalidRequestError)
     if isinstance(out, bytes):
         assert isinstance(json.loads(out), dict)
+    for dialect in ("openai", "anthropic", "gemini"):
+        assert_parts_join_to(raw, dialect, model=model, force_stream_usage=force)
+
+
+def assert_parts_join_to(raw: bytes, dialect: str, **options: Any) -> None:
+    """`translate_request_parts` says the same body as `translate_request`, in parts that are the
+    client's own bytes object or views of it wherever bytes were kept."""
+    whole = accepted_or_invalid(_core.translate_request, raw, dialect, dialect, **options)
+    parts = accepted_or_invalid(_core.translate_request_parts, raw, dialect, dialect, **options)
+    if isinstance(whole, _core.InvalidRequestError):
+        assert isinstance(parts, _core.InvalidRequestError)
+        assert str(parts) == str(whole)
+        return
+    assert isinstance(parts, tuple)
+    assert b"".join(parts) == whole
+    if whole is raw:
+        assert len(parts) == 1 and parts[0] is raw
+    for part in parts:
+        if isinstance(part, memoryview):
+            assert part.obj is raw and part.readonly
 
 
 def test_deep_nesting_neither_crashes_nor_changes_the_body() -> None:
@@ -285,6 +305,7 @@ def test_valid_chat_bodies_are_inspected_and_rewritten_byte_stable(
     # A body with nothing to edit goes upstream as the very same object (no copy of a large
     # body); any real edit makes new bytes.
     assert (out is raw) is (out == raw)
+    assert_parts_join_to(raw, "openai", model=model, force_stream_usage=force)
     text = out.decode("utf-8")
     parsed = json.loads(text)
 

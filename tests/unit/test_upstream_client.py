@@ -166,6 +166,43 @@ def test_content_length_body_and_the_request_head_on_the_wire(run: Run) -> None:
     assert len(request.headers) == 4
 
 
+@pytest.mark.parametrize("how", CUTS)
+def test_body_in_parts_goes_out_whole_with_its_length_also_when_retried(run: Run, how: str) -> None:
+    # A large request body sent as parts of the client's bytes around a rewritten value.
+    original = b'{"model":"openai/m","x":"' + b"A" * 300_000 + b'"}'
+    value = original.index(b'"openai/m"')
+    view = memoryview(original)
+    parts = (view[:value], b'"m"', view[value + len(b'"openai/m"') :])
+    whole = b"".join(parts)
+
+    async def handler(peer: Peer) -> None:
+        if peer.index == 0:
+            await peer.request()
+            await peer.send(response(b"first"))
+            await peer.request()
+            cut(peer, how)  # the reused connection was stale: the parts go out again, fresh
+        else:
+            await peer.serve(answer(b"fresh"))
+
+    async def post(client: UpstreamClient, url: str) -> bytes:
+        resp = await client.send("POST", url + "/v1/chat", headers={}, body=parts, first_byte_timeout=1.0)
+        data = await resp.read(timeout=1.0)
+        resp.release()
+        return data
+
+    async def scenario() -> list[Request]:
+        async with serving(handler) as (server, client):
+            assert await post(client, server.url) == b"first"
+            assert await post(client, server.url) == b"fresh"
+            return server.requests
+
+    requests = run(scenario())
+    assert [r.connection for r in requests] == [0, 0, 1]
+    for request in (requests[0], requests[2]):
+        assert request.body == whole
+        assert request.values("content-length") == [str(len(whole))]
+
+
 CHUNKED_HEAD = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
 CHUNKED_WIRE = b"5;name=value\r\nhello\r\n1\r\n \r\n11\r\n0123456789abcdef0\r\n0\r\nX-Trailer: t\r\n\r\n"
 CHUNKED_TEXT = b"hello 0123456789abcdef0"

@@ -17,7 +17,7 @@ import ssl
 from collections.abc import AsyncIterator, Mapping
 
 from omniroute.errors import UpstreamError, UpstreamTimeoutError
-from omniroute.upstream.h1 import DisconnectedBeforeAnswer, H1Response, expire_waiter
+from omniroute.upstream.h1 import Body, DisconnectedBeforeAnswer, H1Response, body_length, expire_waiter
 from omniroute.upstream.pool import ConnectionPool, Origin, parse_origin
 
 #: Upper bound on an upstream error body we read and relay.
@@ -91,7 +91,7 @@ class UpstreamClient:
 
     @staticmethod
     def _head(
-        method: str, target: str, origin: Origin, headers: Mapping[str, str], body: bytes | None
+        method: str, target: str, origin: Origin, headers: Mapping[str, str], body: Body | None
     ) -> bytes:
         lines = [f"{method} {target} HTTP/1.1\r\nhost: {origin.netloc}\r\n"]
         for name, value in headers.items():
@@ -100,7 +100,7 @@ class UpstreamClient:
             if name.lower() not in _OWN_HEADERS:
                 lines.append(f"{name}: {value}\r\n")
         if body is not None or method in ("POST", "PUT", "PATCH"):
-            lines.append(f"content-length: {len(body) if body else 0}\r\n")
+            lines.append(f"content-length: {body_length(body)}\r\n")
         lines.append("\r\n")
         if " " in target or "\n" in target or "\r" in target:
             raise UpstreamError(f"invalid upstream request target {target!r}")
@@ -112,7 +112,7 @@ class UpstreamClient:
         url: str,
         *,
         headers: Mapping[str, str],
-        body: bytes | None,
+        body: Body | None,
         first_byte_timeout: float,
     ) -> UpstreamResponse:
         origin, target = self._origin(url)

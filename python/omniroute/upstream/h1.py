@@ -22,6 +22,24 @@ from typing import Any, NoReturn, cast
 from omniroute import _core
 from omniroute.errors import UpstreamError, UpstreamTimeoutError
 
+#: A request body: bytes, or the buffers that make it up, in order (sent as they are).
+Body = bytes | tuple[bytes | memoryview, ...]
+
+
+def body_length(body: Body | None) -> int:
+    """The byte length of `body` (a memoryview of a bytes object counts its bytes)."""
+    if body is None:
+        return 0
+    if isinstance(body, tuple):
+        return sum(part.nbytes if isinstance(part, memoryview) else len(part) for part in body)
+    return len(body)
+
+
+def joined(body: Body) -> bytes:
+    """`body` as one bytes object."""
+    return b"".join(body) if isinstance(body, tuple) else body
+
+
 #: Buffered, unread body bytes above which the socket stops being read (and below which it resumes).
 HIGH_WATER = 1024 * 1024
 LOW_WATER = 256 * 1024
@@ -256,7 +274,7 @@ class H1Connection(asyncio.Protocol):
         self._lost(exc)
 
     # Request ------------------------------------------------------------------------------------
-    def send(self, head: bytes, body: bytes | None, *, is_head: bool = False) -> asyncio.Future[H1Response]:
+    def send(self, head: bytes, body: Body | None, *, is_head: bool = False) -> asyncio.Future[H1Response]:
         """Writes one request; the future resolves with the response once its head arrived."""
         assert self.transport is not None and self._state == self.IDLE
         waiter: asyncio.Future[H1Response] = asyncio.get_running_loop().create_future()
@@ -264,7 +282,10 @@ class H1Connection(asyncio.Protocol):
         self._state = self.HEAD
         self._method_head = is_head
         self.received = False
-        self.transport.writelines((head, body) if body else (head,))
+        if isinstance(body, tuple):
+            self.transport.writelines((head, *body))
+        else:
+            self.transport.writelines((head, body) if body else (head,))
         return waiter
 
     def pause(self) -> None:

@@ -1,6 +1,8 @@
 //! Byte-stable edits of a top-level JSON object: set or remove a few members and copy every
 //! other byte of the client's body through unchanged (unknown fields, key order, spacing).
 
+use std::ops::Range;
+
 use crate::json_scan::JsonObject;
 
 /// Edits to apply: `set` values are raw JSON text; keys absent from the body are appended.
@@ -40,13 +42,80 @@ impl<'e> Edits<'e> {
     }
 }
 
+/// One stretch of an edited body: a range of the original bytes, or new bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Piece {
+    Kept(Range<usize>),
+    New(Vec<u8>),
+}
+
+/// Where the edited body goes: appended to one buffer, or described as pieces.
+trait Sink {
+    fn kept(&mut self, text: &str, range: Range<usize>);
+    fn put(&mut self, bytes: &[u8]);
+}
+
+impl Sink for Vec<u8> {
+    fn kept(&mut self, text: &str, range: Range<usize>) {
+        self.extend_from_slice(&text.as_bytes()[range]);
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+}
+
+impl Sink for Vec<Piece> {
+    fn kept(&mut self, _text: &str, range: Range<usize>) {
+        if range.is_empty() {
+            return;
+        }
+        match self.last_mut() {
+            Some(Piece::Kept(last)) if last.end == range.start => last.end = range.end,
+            _ => self.push(Piece::Kept(range)),
+        }
+    }
+
+    fn put(&mut self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        match self.last_mut() {
+            Some(Piece::New(last)) => last.extend_from_slice(bytes),
+            _ => self.push(Piece::New(bytes.to_vec())),
+        }
+    }
+}
+
 /// Applies `edits` to the scanned object and returns the new body.
 pub fn apply(obj: &JsonObject<'_>, edits: &Edits<'_>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(obj.text.len() + 64);
+    emit(obj, edits, &mut out);
+    out
+}
+
+/// The edited body as pieces in order, adjacent kept ranges merged: a large body with a small
+/// edit is a few ranges of the original around the new bytes, and nothing is copied.
+pub fn pieces(obj: &JsonObject<'_>, edits: &Edits<'_>) -> Vec<Piece> {
+    let mut out = Vec::new();
+    emit(obj, edits, &mut out);
+    out
+}
+
+/// The original's `range`, or `fallback` should the range not fall on the text's characters.
+fn keep(sink: &mut impl Sink, text: &str, range: Range<usize>, fallback: &str) {
+    if text.get(range.clone()).is_some() {
+        sink.kept(text, range);
+    } else {
+        sink.put(fallback.as_bytes());
+    }
+}
+
+fn emit(obj: &JsonObject<'_>, edits: &Edits<'_>, sink: &mut impl Sink) {
     let text = obj.text;
     let members = &obj.members;
-    let mut out = Vec::with_capacity(text.len() + 64);
     let head_end = members.first().map_or(obj.close, |m| m.start);
-    out.extend_from_slice(text.get(..head_end).unwrap_or_default().as_bytes());
+    keep(sink, text, 0..head_end, "");
 
     let mut previous: Option<usize> = None;
     for (i, m) in members.iter().enumerate() {
@@ -55,12 +124,12 @@ pub fn apply(obj: &JsonObject<'_>, edits: &Edits<'_>) -> Vec<u8> {
         }
         if let Some(p) = previous {
             let sep_end = members.get(p + 1).map_or(m.start, |next| next.start);
-            out.extend_from_slice(text.get(members[p].value_end..sep_end).unwrap_or(",").as_bytes());
+            keep(sink, text, members[p].value_end..sep_end, ",");
         }
-        out.extend_from_slice(text.get(m.start..m.value_start).unwrap_or_default().as_bytes());
+        keep(sink, text, m.start..m.value_start, "");
         match edits.set.iter().find(|(k, _)| *k == m.key) {
-            Some((_, value)) => out.extend_from_slice(value.as_bytes()),
-            None => out.extend_from_slice(m.raw.as_bytes()),
+            Some((_, value)) => sink.put(value.as_bytes()),
+            None => keep(sink, text, m.value_start..m.value_end, m.raw),
         }
         previous = Some(i);
     }
@@ -69,17 +138,16 @@ pub fn apply(obj: &JsonObject<'_>, edits: &Edits<'_>) -> Vec<u8> {
             continue;
         }
         if previous.is_some() {
-            out.push(b',');
+            sink.put(b",");
         }
-        out.push(b'"');
-        out.extend_from_slice(key.as_bytes());
-        out.extend_from_slice(b"\":");
-        out.extend_from_slice(value.as_bytes());
+        sink.put(b"\"");
+        sink.put(key.as_bytes());
+        sink.put(b"\":");
+        sink.put(value.as_bytes());
         previous = previous.or(Some(usize::MAX));
     }
     let tail_start = members.last().map_or(obj.close, |m| m.value_end);
-    out.extend_from_slice(text.get(tail_start..).unwrap_or("}").as_bytes());
-    out
+    keep(sink, text, tail_start..text.len(), "}");
 }
 
 #[cfg(test)]
@@ -87,8 +155,41 @@ mod tests {
     use super::*;
     use crate::json_scan::scan_object;
 
+    /// `apply`'s output, checked equal to the pieces laid end to end.
     fn run(body: &str, edits: &Edits<'_>) -> String {
-        String::from_utf8(apply(&scan_object(body.as_bytes()).unwrap(), edits)).unwrap()
+        let obj = scan_object(body.as_bytes()).unwrap();
+        let whole = apply(&obj, edits);
+        assert_eq!(joined(body, &pieces(&obj, edits)), whole, "pieces differ from apply");
+        String::from_utf8(whole).unwrap()
+    }
+
+    fn joined(body: &str, pieces: &[Piece]) -> Vec<u8> {
+        pieces
+            .iter()
+            .flat_map(|p| match p {
+                Piece::Kept(range) => body.as_bytes()[range.clone()].to_vec(),
+                Piece::New(bytes) => bytes.clone(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_small_edit_of_a_large_body_is_kept_ranges_around_the_new_bytes() {
+        let image = "A".repeat(100_000);
+        let body = format!(r#"{{"model":"openai/m","messages":[{{"role":"user","content":"{image}"}}]}}"#);
+        let mut e = Edits::default();
+        e.set_string("model", "m").remove("stream_options");
+        let obj = scan_object(body.as_bytes()).unwrap();
+        let got = pieces(&obj, &e);
+        let value = body.find("\"openai/m\"").unwrap();
+        assert_eq!(
+            got,
+            vec![
+                Piece::Kept(0..value),
+                Piece::New(b"\"m\"".to_vec()),
+                Piece::Kept(value + "\"openai/m\"".len()..body.len())
+            ]
+        );
     }
 
     #[test]

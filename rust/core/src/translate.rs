@@ -9,8 +9,8 @@ use serde_json::Value;
 use crate::dialect::{self, Dialect, EncodeOptions};
 use crate::error::{CoreError, CoreResult};
 use crate::ir::{ChatRequest, Part, Role};
-use crate::json_scan::scan_object;
-use crate::rewrite::{apply, Edits};
+use crate::json_scan::{scan_object, JsonObject};
+use crate::rewrite::{apply, pieces, Edits, Piece};
 use crate::sanitize::sanitize_chat_object;
 use crate::usage::Usage;
 
@@ -37,9 +37,55 @@ pub fn translate_request<'a>(
     upstream: Dialect,
     opts: &UpstreamOptions<'_>,
 ) -> CoreResult<Cow<'a, [u8]>> {
-    if client == upstream && !opts.merge_system && !needs_ir_cleanup(body, client) {
-        return passthrough_request(body, client, opts);
+    if is_passthrough(body, client, upstream, opts) {
+        let (obj, edits) = passthrough_edits(body, client, opts)?;
+        if edits.leaves_unchanged(&obj) {
+            return Ok(Cow::Borrowed(body));
+        }
+        return Ok(Cow::Owned(apply(&obj, &edits)));
     }
+    translate_through_ir(body, client, upstream, opts).map(Cow::Owned)
+}
+
+/// The upstream body as `translate_request` builds it, said without copying the client's bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UpstreamBody {
+    /// The client's body, as it is.
+    Same,
+    /// Ranges of the client's body around new bytes (a same-dialect edit).
+    Pieces(Vec<Piece>),
+    /// A new body (a translation).
+    Owned(Vec<u8>),
+}
+
+/// `translate_request` for large bodies: a same-dialect edit comes back as pieces of the
+/// client's body, which the caller can send as they are.
+pub fn translate_request_pieces(
+    body: &[u8],
+    client: Dialect,
+    upstream: Dialect,
+    opts: &UpstreamOptions<'_>,
+) -> CoreResult<UpstreamBody> {
+    if is_passthrough(body, client, upstream, opts) {
+        let (obj, edits) = passthrough_edits(body, client, opts)?;
+        if edits.leaves_unchanged(&obj) {
+            return Ok(UpstreamBody::Same);
+        }
+        return Ok(UpstreamBody::Pieces(pieces(&obj, &edits)));
+    }
+    translate_through_ir(body, client, upstream, opts).map(UpstreamBody::Owned)
+}
+
+fn is_passthrough(body: &[u8], client: Dialect, upstream: Dialect, opts: &UpstreamOptions<'_>) -> bool {
+    client == upstream && !opts.merge_system && !needs_ir_cleanup(body, client)
+}
+
+fn translate_through_ir(
+    body: &[u8],
+    client: Dialect,
+    upstream: Dialect,
+    opts: &UpstreamOptions<'_>,
+) -> CoreResult<Vec<u8>> {
     let value: Value = parse_body(body)?;
     let mut request = dialect::request_to_ir(client, &value)?;
     if let Some(stream) = opts.stream {
@@ -50,7 +96,7 @@ pub fn translate_request<'a>(
     }
     let model = opts.model.or(request.model.as_deref()).unwrap_or_default().to_owned();
     let out = dialect::request_from_ir(upstream, &request, &model)?;
-    serde_json::to_vec(&out).map(Cow::Owned).map_err(|e| CoreError::invalid(e.to_string()))
+    serde_json::to_vec(&out).map_err(|e| CoreError::invalid(e.to_string()))
 }
 
 fn parse_body(body: &[u8]) -> CoreResult<Value> {
@@ -67,7 +113,12 @@ fn needs_ir_cleanup(body: &[u8], client: Dialect) -> bool {
             || memchr::memmem::find(body, b"\"signature\": \"\"").is_some())
 }
 
-fn passthrough_request<'a>(body: &'a [u8], client: Dialect, opts: &UpstreamOptions<'_>) -> CoreResult<Cow<'a, [u8]>> {
+/// The scanned body and the few edits a same-dialect request needs.
+fn passthrough_edits<'a>(
+    body: &'a [u8],
+    client: Dialect,
+    opts: &UpstreamOptions<'_>,
+) -> CoreResult<(JsonObject<'a>, Edits<'static>)> {
     let obj = scan_object(body)?;
     let mut edits = Edits::default();
     if let (Some(model), true) = (opts.model, client != Dialect::Gemini) {
@@ -92,10 +143,7 @@ fn passthrough_request<'a>(body: &'a [u8], client: Dialect, opts: &UpstreamOptio
             }
         }
     }
-    if edits.leaves_unchanged(&obj) {
-        return Ok(Cow::Borrowed(body));
-    }
-    Ok(Cow::Owned(apply(&obj, &edits)))
+    Ok((obj, edits))
 }
 
 /// GLM-style targets: system text goes to the front of the first user turn.

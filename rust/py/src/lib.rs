@@ -13,6 +13,7 @@ mod guard;
 mod http1;
 mod limits;
 mod prompt_text;
+mod request_parts;
 mod surrogates;
 
 use std::borrow::Cow;
@@ -387,6 +388,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(surrogates::has_lone_surrogate, m)?)?;
     m.add_function(wrap_pyfunction!(prompt_text::prompt_texts, m)?)?;
     m.add_function(wrap_pyfunction!(translate_request, m)?)?;
+    m.add_function(wrap_pyfunction!(request_parts::translate_request_parts, m)?)?;
     m.add_function(wrap_pyfunction!(translate_response, m)?)?;
     m.add_function(wrap_pyfunction!(error_body, m)?)?;
     m.add_function(wrap_pyfunction!(stream_error, m)?)?;
