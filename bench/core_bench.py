@@ -224,8 +224,8 @@ def cases() -> list[tuple[str, Callable[[], object], Callable[[], object]]]:
         ),
         (
             "rewrite model, 1 MB image request, as parts (what the gateway sends)",
-            lambda: _core.translate_request_parts(
-                image, "openai", "openai", model="bench-chat", stream=False
+            lambda: _core.translate_request(
+                image, "openai", "openai", model="bench-chat", stream=False, parts=True
             ),
             lambda: py_rewrite(image, "bench-chat", False),
         ),

@@ -1,6 +1,6 @@
 """Hand-written stub of the Rust extension `omniroute._core` (checked by mypy.stubtest)."""
 
-from typing import Final, final
+from typing import Final, Literal, final, overload
 
 #: The package version.
 __version__: Final[str]
@@ -107,6 +107,7 @@ def inspect_count_request(body: bytes, dialect_name: str) -> RequestInfo: ...
 def count_request_body(body: bytes, dialect_name: str, model: str) -> bytes: ...
 def has_lone_surrogate(body: bytes) -> bool: ...
 def prompt_texts(body: bytes, dialect_name: str) -> list[tuple[str, bool]] | None: ...
+@overload
 def translate_request(
     body: bytes,
     client: str,
@@ -116,17 +117,20 @@ def translate_request(
     force_stream_usage: bool = False,
     merge_system: bool = False,
     stream: bool | None = None,
+    parts: Literal[False] = False,
 ) -> bytes: ...
-def translate_request_parts(
+@overload
+def translate_request(
     body: bytes,
     client: str,
     upstream: str,
     *,
-    model: str | None = None,
-    force_stream_usage: bool = False,
-    merge_system: bool = False,
-    stream: bool | None = None,
-) -> tuple[bytes | memoryview, ...]: ...
+    model: str | None = ...,
+    force_stream_usage: bool = ...,
+    merge_system: bool = ...,
+    stream: bool | None = ...,
+    parts: bool,
+) -> bytes | tuple[bytes | memoryview, ...]: ...
 def translate_response(
     body: bytes,
     upstream: str,

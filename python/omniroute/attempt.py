@@ -126,12 +126,7 @@ async def _attempt(
     upstream_dialect = target.provider.dialect
     spec = target.provider
     # A large body goes upstream as parts of the client's own bytes around the rewritten model.
-    translate = (
-        _core.translate_request_parts
-        if len(call.body) >= PARTS_FROM and type(call.body) is bytes
-        else _core.translate_request
-    )
-    upstream_body: Body = translate(
+    upstream_body: Body = _core.translate_request(
         call.body,
         call.dialect,
         upstream_dialect,
@@ -139,6 +134,7 @@ async def _attempt(
         force_stream_usage=call.stream and spec.stream_usage,
         merge_system=bool(spec.no_system_role) and target.model.startswith(spec.no_system_role),
         stream=call.stream,
+        parts=len(call.body) >= PARTS_FROM and type(call.body) is bytes,
     )
     headers = gateway.upstream_headers(req, account)
     headers["accept"] = "text/event-stream" if call.stream else "application/json"

@@ -199,10 +199,10 @@ def test_arbitrary_json_never_crashes(body: Body, model: str | None, force: bool
 
 
 def assert_parts_join_to(raw: bytes, dialect: str, **options: Any) -> None:
-    """`translate_request_parts` says the same body as `translate_request`, in parts that are the
+    """`translate_request(parts=True)` says the same body as without parts, in parts that are the
     client's own bytes object or views of it wherever bytes were kept."""
     whole = accepted_or_invalid(_core.translate_request, raw, dialect, dialect, **options)
-    parts = accepted_or_invalid(_core.translate_request_parts, raw, dialect, dialect, **options)
+    parts = accepted_or_invalid(_core.translate_request, raw, dialect, dialect, parts=True, **options)
     if isinstance(whole, _core.InvalidRequestError):
         assert isinstance(parts, _core.InvalidRequestError)
         assert str(parts) == str(whole)

@@ -147,7 +147,7 @@ fn inspect_request(py: Python<'_>, body: PyBackedBytes, dialect_name: &str) -> P
 }
 
 #[pyfunction]
-#[pyo3(signature = (body, client, upstream, *, model=None, force_stream_usage=false, merge_system=false, stream=None))]
+#[pyo3(signature = (body, client, upstream, *, model=None, force_stream_usage=false, merge_system=false, stream=None, parts=false))]
 fn translate_request<'py>(
     py: Python<'py>,
     body: Bound<'py, PyAny>,
@@ -157,9 +157,13 @@ fn translate_request<'py>(
     force_stream_usage: bool,
     merge_system: bool,
     stream: Option<bool>,
-) -> PyResult<Bound<'py, PyBytes>> {
+    parts: bool,
+) -> PyResult<Bound<'py, PyAny>> {
     let (c, u) = (dialect(client)?, dialect(upstream)?);
     let opts = UpstreamOptions { model, force_stream_usage, merge_system, stream };
+    if parts {
+        return request_parts::upstream_parts(py, body.cast_into::<PyBytes>()?, c, u, &opts).map(Bound::into_any);
+    }
     let backed: PyBackedBytes = body.extract()?;
     let rewritten: Option<Vec<u8>> = with_body(py, &backed, |b| {
         core_translate_request(b, c, u, &opts).map(|out| match out {
@@ -170,9 +174,9 @@ fn translate_request<'py>(
     .map_err(to_py_err)?;
     // A body going upstream unchanged is the caller's own bytes object: a 1 MB image is not copied.
     match (rewritten, body.cast_into::<PyBytes>()) {
-        (None, Ok(same)) => Ok(same),
-        (None, Err(_)) => Ok(PyBytes::new(py, &backed)),
-        (Some(bytes), _) => Ok(PyBytes::new(py, &bytes)),
+        (None, Ok(same)) => Ok(same.into_any()),
+        (None, Err(_)) => Ok(PyBytes::new(py, &backed).into_any()),
+        (Some(bytes), _) => Ok(PyBytes::new(py, &bytes).into_any()),
     }
 }
 
@@ -388,7 +392,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(surrogates::has_lone_surrogate, m)?)?;
     m.add_function(wrap_pyfunction!(prompt_text::prompt_texts, m)?)?;
     m.add_function(wrap_pyfunction!(translate_request, m)?)?;
-    m.add_function(wrap_pyfunction!(request_parts::translate_request_parts, m)?)?;
     m.add_function(wrap_pyfunction!(translate_response, m)?)?;
     m.add_function(wrap_pyfunction!(error_body, m)?)?;
     m.add_function(wrap_pyfunction!(stream_error, m)?)?;

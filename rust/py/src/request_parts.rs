@@ -1,32 +1,26 @@
-//! Binding of `translate_request_pieces`: the upstream body of a large request as a tuple of
+//! `translate_request(..., parts=True)`: the upstream body of a large request as a tuple of
 //! buffers for `writelines`, the client's own bytes object (or memoryviews of it) wherever the
 //! core kept its bytes, so a 1 MB body with a rewritten model is not copied.
 
 use omniroute_core::rewrite::Piece;
 use omniroute_core::translate::{translate_request_pieces, UpstreamBody, UpstreamOptions};
+use omniroute_core::Dialect;
 use pyo3::prelude::*;
 use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyBytes, PyMemoryView, PySlice, PyTuple};
 
-use crate::{dialect, to_py_err, with_body};
+use crate::{to_py_err, with_body};
 
-/// `translate_request`, answered as the buffers that make up the upstream body, in order.
-#[pyfunction]
-#[pyo3(signature = (body, client, upstream, *, model=None, force_stream_usage=false, merge_system=false, stream=None))]
-pub(crate) fn translate_request_parts<'py>(
+/// The buffers that make up the upstream body, in order.
+pub(crate) fn upstream_parts<'py>(
     py: Python<'py>,
     body: Bound<'py, PyBytes>,
-    client: &str,
-    upstream: &str,
-    model: Option<&str>,
-    force_stream_usage: bool,
-    merge_system: bool,
-    stream: Option<bool>,
+    client: Dialect,
+    upstream: Dialect,
+    opts: &UpstreamOptions<'_>,
 ) -> PyResult<Bound<'py, PyTuple>> {
-    let (c, u) = (dialect(client)?, dialect(upstream)?);
-    let opts = UpstreamOptions { model, force_stream_usage, merge_system, stream };
     let backed = PyBackedBytes::from(body.clone());
-    let out = with_body(py, &backed, |b| translate_request_pieces(b, c, u, &opts)).map_err(to_py_err)?;
+    let out = with_body(py, &backed, |b| translate_request_pieces(b, client, upstream, opts)).map_err(to_py_err)?;
     match out {
         UpstreamBody::Same => PyTuple::new(py, [body.into_any()]),
         UpstreamBody::Owned(bytes) => PyTuple::new(py, [PyBytes::new(py, &bytes).into_any()]),
