@@ -134,7 +134,7 @@ async def _attempt(
         force_stream_usage=call.stream and spec.stream_usage,
         merge_system=bool(spec.no_system_role) and target.model.startswith(spec.no_system_role),
         stream=call.stream,
-        parts=len(call.body) >= PARTS_FROM and type(call.body) is bytes,
+        parts=len(call.body) >= PARTS_FROM,
     )
     headers = gateway.upstream_headers(req, account)
     headers["accept"] = "text/event-stream" if call.stream else "application/json"

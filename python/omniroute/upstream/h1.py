@@ -27,12 +27,10 @@ Body = bytes | tuple[bytes | memoryview, ...]
 
 
 def body_length(body: Body | None) -> int:
-    """The byte length of `body` (a memoryview of a bytes object counts its bytes)."""
+    """The byte length of `body` (its memoryviews are of bytes objects: one item per byte)."""
     if body is None:
         return 0
-    if isinstance(body, tuple):
-        return sum(part.nbytes if isinstance(part, memoryview) else len(part) for part in body)
-    return len(body)
+    return sum(map(len, body)) if isinstance(body, tuple) else len(body)
 
 
 def joined(body: Body) -> bytes:
