@@ -500,7 +500,7 @@ def test_access_line_fast_path_writes_the_same_line_as_the_logging_path() -> Non
         handler = obs_logging._deferred
         assert handler is not None
         out = io.StringIO()
-        handler._stream = out
+        handler.stream = out
         log_access(entry)
         handler.flush()
         line = json.loads(out.getvalue())

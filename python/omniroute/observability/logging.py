@@ -1,8 +1,9 @@
 """Structured JSON logging: one line per record on stderr, level from the CLI or environment.
 
-Records are written by a background thread (`DeferredStderrHandler`): the request path only
-appends the record to a deque; the thread formats and writes what piled up every 100 ms in one
-`write`, at once for warnings and errors, and at exit. Per-request disk writes stay off the loop.
+Records are written in the background (`DeferredStderrHandler`, a `BackgroundDrain`): the
+request path only appends the record to a deque; an idle-priority thread formats and writes what
+piled up every 100 ms, at once for warnings and errors, and at exit. Per-request disk writes stay
+off the loop, and the formatting does not delay calls.
 
 The level (`--log-level`, `LOG_LEVEL`, `[server] log_level`; default `info`) is applied to the
 `omniroute` logger of every worker. At `info` and below, every call writes one access line
@@ -18,12 +19,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 import time
-from collections import deque
 from typing import TYPE_CHECKING, Any, TextIO
 
 import msgspec
+
+from omniroute.background import BackgroundDrain
 
 if TYPE_CHECKING:
     from omniroute.store.request_log_repo import RequestLogEntry
@@ -56,65 +57,67 @@ class JsonFormatter(logging.Formatter):
         return _encoder.encode(entry).decode()
 
 
-class DeferredStderrHandler(logging.Handler):
-    """Queues records; a daemon thread (started lazily, once per process) writes them in batches.
+class _LineDrain(BackgroundDrain["logging.LogRecord", None]):
+    """Formats queued records and writes them, one `write` per chunk, to the handler's stream."""
 
-    At most `max_pending` records wait; beyond that new ones are dropped and counted (`dropped`),
-    so a blocked stderr cannot grow memory without bound. `flush` writes synchronously (logging
-    calls it at exit)."""
+    thread_name = "omniroute-log-writer"
+
+    def __init__(self, handler: DeferredStderrHandler, *, interval: float, max_pending: int) -> None:
+        super().__init__(max_queue=max_pending, batch=1024, interval=interval, chunk=32)
+        self._handler = handler
+
+    def _open(self) -> None:
+        return None
+
+    def _handle(self, state: None, items: list[logging.LogRecord]) -> None:
+        handler = self._handler
+        lines = []
+        for record in items:
+            try:
+                lines.append(handler.format(record))
+            except Exception:
+                handler.handleError(record)
+        stream = handler.stream if handler.stream is not None else sys.stderr
+        try:
+            stream.write("\n".join(lines) + "\n")
+            stream.flush()
+        except (OSError, ValueError):
+            pass  # stderr closed (shutdown): nothing left to tell
+
+
+class DeferredStderrHandler(logging.Handler):
+    """Queues records; background threads (started lazily, once per process) write them.
+
+    The writing is a `BackgroundDrain`: an idle-priority thread writes what piled up every
+    100 ms (at once for warnings and errors), a normal-priority thread takes over when the
+    backlog grows on a saturated core. At most `max_pending` records wait; beyond that new ones
+    are dropped and counted (`dropped`), so a blocked stderr cannot grow memory without bound.
+    `flush` writes synchronously (logging calls it at exit)."""
 
     def __init__(
         self, stream: TextIO | None = None, *, interval: float = 0.1, max_pending: int = 100_000
     ) -> None:
         super().__init__()
-        self._stream = stream
-        self._interval = interval
-        self._max_pending = max_pending
-        self._pending: deque[logging.LogRecord] = deque()
-        self._wake = threading.Event()
-        self._write_lock = threading.Lock()
+        self.stream = stream
+        self._drain = _LineDrain(self, interval=interval, max_pending=max_pending)
         self._thread_pid = 0
-        self.dropped = 0
+
+    @property
+    def dropped(self) -> int:
+        return self._drain.dropped
 
     def emit(self, record: logging.LogRecord) -> None:
-        if len(self._pending) >= self._max_pending:
-            self.dropped += 1
+        if not self._drain.put(record):
             return
-        self._pending.append(record)
         if self._thread_pid != os.getpid():
-            self._start_thread()
+            # After a fork the parent's threads do not exist in the child: start them per process.
+            self._thread_pid = os.getpid()
+            self._drain.start()
         if record.levelno >= logging.WARNING:
-            self._wake.set()
+            self._drain.wake()
 
     def flush(self) -> None:
-        with self._write_lock:
-            pending = self._pending
-            if not pending:
-                return
-            lines = []
-            while pending:
-                record = pending.popleft()
-                try:
-                    lines.append(self.format(record))
-                except Exception:
-                    self.handleError(record)
-            stream = self._stream if self._stream is not None else sys.stderr
-            try:
-                stream.write("\n".join(lines) + "\n")
-                stream.flush()
-            except (OSError, ValueError):
-                pass  # stderr closed (shutdown): nothing left to tell
-
-    def _start_thread(self) -> None:
-        # After a fork the parent's thread does not exist in the child: start one per process.
-        self._thread_pid = os.getpid()
-        threading.Thread(target=self._run, name="omniroute-log-writer", daemon=True).start()
-
-    def _run(self) -> None:
-        while True:
-            self._wake.wait(self._interval)
-            self._wake.clear()
-            self.flush()
+        self._drain.handle_now(None)
 
 
 def configure_logging(level: str) -> None:
