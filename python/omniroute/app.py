@@ -47,8 +47,8 @@ from omniroute.security.network import client_dialect
 from omniroute.settings import Settings, settings_from_worker_env
 
 log = logging.getLogger("omniroute.app")
-#: Seconds a thread may hold the GIL while another waits for it (Python's default is 0.005).
-GIL_SWITCH_INTERVAL = 0.0005
+#: Seconds a thread may hold the GIL while another waits for it (Python's default).
+GIL_SWITCH_INTERVAL = 0.005
 #: Cyclic collector thresholds of a worker (Python's default is (700, 10, 10)).
 GC_THRESHOLDS = (10_000, 20, 50)
 
@@ -62,9 +62,10 @@ class App:
         self.admin_guard: AdminGuard | None = None
 
     def startup(self) -> None:
-        # The writer threads (usage, request log, access lines) work in batches; with Python's
-        # default 5 ms switch interval a batch could keep the event loop off the GIL that long
-        # (fixed-rate p99 10 ms in bench/; 0.5 ms brings it to about 4 ms at no throughput cost).
+        # The background writers (usage, request log, access lines) run at idle priority and let
+        # go of the GIL between short chunks (omniroute/background.py), so no batch holds the
+        # loop off the GIL; a shorter interval than the default only forces extra hand-offs
+        # between the loop and Granian's thread (bench/RESULTS.md: 0.5 ms cost 30 µs of p50).
         sys.setswitchinterval(GIL_SWITCH_INTERVAL)
         # A call allocates a few thousand container objects, nearly all freed by reference
         # counting; at Python's default (700) the cyclic collector ran twice per call and cost
