@@ -1,7 +1,7 @@
 """`request_logs`: the batched writer, the `/api/logs` queries and retention.
 
-The writer is a `BatchWriter` (one daemon thread, bounded queue, one transaction per batch of up
-to 500 rows): the request path only appends to a queue. Listing is newest first with keyset
+The writer is a `BatchWriter` (background threads, bounded queue, one transaction per chunk of
+rows): the request path only appends to a queue. Listing is newest first with keyset
 pagination on `(ts, id)`; the cursor is opaque to clients. The capture column is read only by
 the detail query.
 """
