@@ -3,7 +3,7 @@
 A worker's records (usage rows, request-log rows, access lines, audit entries) are queued by the
 request path and written by threads of the same process. A thread at normal priority writing a
 batch competes with the event loop for the core and, through the GIL, for the interpreter: a
-call arriving meanwhile waited up to several milliseconds (bench/RESULTS.md, "Background
+call arriving meanwhile waited up to several milliseconds (bench/RESULTS.md, "Fourth pass:
 writes": three quarters of the slow calls at concurrency 1 overlapped a batch).
 
 `BackgroundDrain` therefore works with two threads over one queue:
