@@ -3,8 +3,8 @@
 A worker's records (usage rows, request-log rows, access lines, audit entries) are queued by the
 request path and written by threads of the same process. A thread at normal priority writing a
 batch competes with the event loop for the core and, through the GIL, for the interpreter: a
-call arriving meanwhile waited up to several milliseconds (bench/RESULTS.md, "Fourth pass:
-writes": three quarters of the slow calls at concurrency 1 overlapped a batch).
+call arriving meanwhile waited up to several milliseconds (bench/RESULTS.md, "Fourth pass":
+two thirds of the slow calls at concurrency 1 overlapped a batch).
 
 `BackgroundDrain` therefore works with two threads over one queue:
 
@@ -14,9 +14,9 @@ writes": three quarters of the slow calls at concurrency 1 overlapped a batch).
   more than one chunk's Python work;
 - the *catch-up* thread, at normal priority, looks at the queue every `interval`. When the queue
   holds `catch_up_at` items or more (the core is saturated and the idle thread gets no time), it
-  writes full batches until fewer than `batch` are left. Under saturation records therefore cost
-  what they cost before, and none is dropped for want of CPU. It also writes what is left when
-  the drain is closed.
+  writes full batches until the queue is empty. Under saturation records therefore cost what
+  they cost before, and none is dropped for want of CPU; the queue stays short, so does the
+  memory it holds. It also writes what is left when the drain is closed.
 
 Items are handled under one lock, one batch at a time, in queue order. A full queue drops the new
 item and counts it (losing a record is better than stalling traffic). An unprivileged thread
@@ -66,7 +66,7 @@ class BackgroundDrain(Generic[T, S]):
         self._max_queue = max_queue
         self._batch = batch
         self._chunk = min(chunk, batch)
-        self._catch_up_at = catch_up_at if catch_up_at is not None else 4 * batch
+        self._catch_up_at = catch_up_at if catch_up_at is not None else 2 * batch
         self._interval = interval
         self._handling = threading.Lock()
         self._wake_idle = threading.Event()
@@ -170,8 +170,7 @@ class BackgroundDrain(Generic[T, S]):
                 if stopping or len(self._pending) >= self._catch_up_at:
                     if state is None:
                         state = self._open()
-                    floor = 0 if stopping else self._batch
-                    while len(self._pending) > floor:
+                    while self._pending:
                         self._take_and_handle(state, self._batch)
                         if not stopping:
                             self.caught_up += 1

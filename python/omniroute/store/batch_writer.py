@@ -4,7 +4,8 @@ Per-request records (usage, audit entries, request logs) go through a subclass. 
 path only appends to a deque: no lock, no wake-up, no thread switch per record. The writing is
 a `BackgroundDrain`: an idle-priority thread writes short transactions of `chunk` rows when the
 core has nothing else to do, and a normal-priority thread writes full batches of `batch` rows
-when the backlog reaches `catch_up_at` (a saturated core) and when the writer is closed. Each
+when the backlog reaches `catch_up_at` (a saturated core), until it is empty, and when the
+writer is closed. Each
 thread has its own connection. A full backlog drops the item and counts it: losing a record is
 better than stalling traffic, and the drop count is visible.
 """

@@ -130,7 +130,7 @@ class RequestLogWriter(BatchWriter[RequestLogEntry]):
         *,
         max_queue: int = 50_000,
         batch: int = 500,
-        interval: float = 0.25,
+        interval: float = 0.05,
         capture_backlog: int = 256,
     ) -> None:
         super().__init__(db_path, max_queue=max_queue, batch=batch, interval=interval)

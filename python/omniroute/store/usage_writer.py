@@ -1,8 +1,8 @@
 """Batched, off-request-path writer of usage records.
 
-Request handlers call `record()`, which only appends to a bounded queue; one daemon thread
-drains it in batches (up to 500 rows or every 0.25 s) inside a single transaction, so the
-hot path never waits on disk. When the queue is full the record is dropped and counted:
+Request handlers call `record()`, which only appends to a bounded queue; a `BatchWriter`
+drains it every 50 ms, each chunk of rows in one transaction (idle priority; full batches of 500
+from the catch-up thread on a saturated core), so the hot path never waits on disk. When the queue is full the record is dropped and counted:
 losing a usage row is better than stalling traffic, and the drop count is visible.
 
 The same transaction folds the batch into the daily rollups (`usage_repo.apply_rollups`), and a
@@ -42,7 +42,7 @@ class UsageWriter(BatchWriter[UsageRecord]):
         *,
         max_queue: int = 50_000,
         batch: int = 500,
-        interval: float = 0.25,
+        interval: float = 0.05,
         ledger: SpendLedger | None = None,
     ) -> None:
         super().__init__(db_path, max_queue=max_queue, batch=batch, interval=interval)
